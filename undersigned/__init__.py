@@ -1,0 +1,1 @@
+"""Undersigned: open letters with verified, private signatures."""

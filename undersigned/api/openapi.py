@@ -1,0 +1,139 @@
+"""The OpenAPI 3.1 document for /api/v1/, written by hand; a test checks it against the URLs."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.http import JsonResponse
+
+_slug = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"}}
+_error = {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+
+
+def _json(ref: str, description: str = "OK") -> dict:
+    return {"description": description, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
+
+
+def document() -> dict:
+    text = {"type": "string"}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Undersigned API",
+            "version": "1",
+            "description": "Open letters with verified, private signatures. Read-only except "
+            "for signing; signing answers 202 whatever the email's history, and the signer "
+            "confirms by email.",
+        },
+        "servers": [{"url": settings.BASE_URL}],
+        "paths": {
+            "/api/v1/letters/{slug}": {
+                "get": {
+                    "summary": "A published letter with its counts",
+                    "parameters": [_slug],
+                    "responses": {"200": _json("Letter"), "404": _error},
+                }
+            },
+            "/api/v1/letters/{slug}/count": {
+                "get": {
+                    "summary": "The counts alone (tiny, cacheable; pages poll it)",
+                    "parameters": [_slug],
+                    "responses": {"200": _json("Count"), "404": _error},
+                }
+            },
+            "/api/v1/letters/{slug}/signatures": {
+                "get": {
+                    "summary": "Public signatories, one page at a time (random order)",
+                    "parameters": [
+                        _slug,
+                        {"name": "after", "in": "query", "required": False, "schema": {"type": "string", "pattern": "^[0-9]+$"}, "description": "The `next` cursor of the previous page."},
+                        {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
+                    ],
+                    "responses": {"200": _json("SignaturePage"), "400": _error, "404": _error},
+                },
+                "post": {
+                    "summary": "Sign; a confirmation link goes to the email address",
+                    "parameters": [_slug],
+                    "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SignatureInput"}}}},
+                    "responses": {
+                        "202": _json("Accepted", "Accepted; the signer must confirm by email"),
+                        "400": _json("ValidationError", "Bad input, with messages per field"),
+                        "404": _error,
+                        "409": _error,
+                        "413": _error,
+                    },
+                },
+            },
+        },
+        "components": {
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": text}},
+                "ValidationError": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {"error": text, "fields": {"type": "object", "additionalProperties": {"type": "array", "items": text}}},
+                },
+                "Letter": {
+                    "type": "object",
+                    "required": ["slug", "title", "status", "signature_count", "verified_count", "updated_at"],
+                    "properties": {
+                        "slug": text,
+                        "title": text,
+                        "addressed_to": text,
+                        "status": {"type": "string", "enum": ["open", "closed"]},
+                        "visibility": {"type": "string", "enum": ["public", "unlisted"]},
+                        "url": {"type": "string", "format": "uri"},
+                        "deadline": {"type": ["string", "null"], "format": "date-time"},
+                        "published_at": {"type": ["string", "null"], "format": "date-time"},
+                        "closed_at": {"type": ["string", "null"], "format": "date-time"},
+                        "updated_at": {"type": "string", "format": "date-time"},
+                        "signature_count": {"type": "integer", "minimum": 0},
+                        "verified_count": {"type": "integer", "minimum": 0},
+                    },
+                },
+                "Count": {
+                    "type": "object",
+                    "required": ["signature_count", "verified_count"],
+                    "properties": {
+                        "signature_count": {"type": "integer", "minimum": 0},
+                        "verified_count": {"type": "integer", "minimum": 0},
+                        "counted_at": {"type": ["string", "null"], "format": "date-time"},
+                    },
+                },
+                "PublicSignature": {
+                    "type": "object",
+                    "required": ["name", "affiliation", "department", "comment"],
+                    "properties": {"name": text, "affiliation": text, "department": text, "comment": text},
+                },
+                "SignaturePage": {
+                    "type": "object",
+                    "required": ["signatures", "next"],
+                    "properties": {
+                        "signatures": {"type": "array", "items": {"$ref": "#/components/schemas/PublicSignature"}},
+                        "next": {"type": ["string", "null"]},
+                    },
+                },
+                "SignatureInput": {
+                    "type": "object",
+                    "required": ["name", "email"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "name": {"type": "string", "minLength": 1, "maxLength": 200},
+                        "email": {"type": "string", "format": "email", "maxLength": 254},
+                        "affiliation": {"type": "string", "maxLength": 200},
+                        "department": {"type": "string", "maxLength": 100},
+                        "comment": {"type": "string", "maxLength": 1000},
+                        "display": {"type": "string", "enum": ["public", "hidden", "count"], "default": "public"},
+                    },
+                },
+                "Accepted": {
+                    "type": "object",
+                    "required": ["status"],
+                    "properties": {"status": {"type": "string", "const": "pending_confirmation"}},
+                },
+            }
+        },
+    }
+
+
+def openapi_json(request):
+    return JsonResponse(document(), json_dumps_params={"indent": 2})

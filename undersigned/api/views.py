@@ -1,0 +1,129 @@
+"""JSON API v1: thin views over the same verbs as the pages. Errors are ``{"error": ...}``."""
+
+from __future__ import annotations
+
+import json
+from functools import wraps
+
+from django.http import JsonResponse
+from django.utils.cache import patch_cache_control
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
+
+from undersigned.letters.models import Letter
+from undersigned.signatures.forms import SignatureForm
+from undersigned.signatures.models import parse_cursor, public_page
+from undersigned.signatures.services import SigningError, sign
+
+
+def error(message: str, status: int, **extra) -> JsonResponse:
+    return JsonResponse({"error": message, **extra}, status=status)
+
+
+def api_view(methods):
+    def decorate(view):
+        @wraps(view)
+        def wrapper(request, *args, **kwargs):
+            if request.method not in methods:
+                response = error(f"Method {request.method} is not allowed here.", 405)
+                response["Allow"] = ", ".join(methods)
+                return response
+            return view(request, *args, **kwargs)
+
+        return csrf_exempt(wrapper)
+
+    return decorate
+
+
+def _published_letter(slug: str) -> Letter | None:
+    return Letter.objects.published().filter(slug=slug).first()
+
+
+def _not_found(slug: str) -> JsonResponse:
+    return error(f"No published letter at {slug!r}.", 404)
+
+
+def _cacheable(response, max_age: int):
+    patch_cache_control(
+        response, public=True, max_age=max_age, stale_while_revalidate=max_age * 5,
+        stale_if_error=86400,
+    )
+    return response
+
+
+@api_view(["GET", "HEAD"])
+def letter(request, slug):
+    letter = _published_letter(slug)
+    if letter is None:
+        return _not_found(slug)
+    return _cacheable(JsonResponse(letter.to_dict()), 5)
+
+
+@api_view(["GET", "HEAD"])
+def count(request, slug):
+    row = (
+        Letter.objects.published()
+        .filter(slug=slug)
+        .values("signature_count", "verified_count", "counted_at")
+        .first()
+    )
+    if row is None:
+        return _not_found(slug)
+    row["counted_at"] = row["counted_at"].isoformat() if row["counted_at"] else None
+    return _cacheable(JsonResponse(row), 2)
+
+
+@sensitive_variables("payload", "form")
+@sensitive_post_parameters()
+@api_view(["GET", "HEAD", "POST"])
+def signatures(request, slug):
+    letter = _published_letter(slug)
+    if letter is None:
+        return _not_found(slug)
+    if request.method == "POST":
+        return _sign(request, letter)
+    try:
+        after = parse_cursor(request.GET.get("after"))
+        limit = int(request.GET.get("limit", 50))
+    except ValueError:
+        return error("'after' must be a cursor from a previous page and 'limit' a number.", 400)
+    if not 1 <= limit <= 200:
+        return error("'limit' must be between 1 and 200.", 400)
+    rows, next_cursor = public_page(letter, after, limit)
+    return _cacheable(
+        JsonResponse(
+            {
+                "signatures": [row.to_public_dict() for row in rows],
+                "next": str(next_cursor) if next_cursor is not None else None,
+            }
+        ),
+        10,
+    )
+
+
+FIELDS = ("name", "email", "affiliation", "department", "comment", "display")
+
+
+def _sign(request, letter):
+    try:
+        payload = json.loads(request.body.decode("utf-8"))
+    except UnicodeDecodeError:
+        return error("The request body is not UTF-8 text.", 400)
+    except ValueError:
+        return error("The request body is not valid JSON.", 400)
+    if not isinstance(payload, dict):
+        return error("Send a JSON object with the signing form's fields.", 400)
+    unknown = sorted(set(payload) - set(FIELDS))
+    if unknown:
+        return error(f"Unknown fields: {', '.join(unknown)}.", 400, fields={k: ["Unknown field."] for k in unknown})
+    if not all(isinstance(value, str) for value in payload.values()):
+        return error("Every field must be a string.", 400)
+    form = SignatureForm(payload)
+    if not form.is_valid():
+        fields = {name: [str(m) for m in messages] for name, messages in form.errors.items()}
+        return error("Some fields need attention.", 400, fields=fields)
+    try:
+        sign(letter, form.signature_data())
+    except SigningError as exc:
+        return error(str(exc), exc.status)
+    return JsonResponse({"status": "pending_confirmation"}, status=202)

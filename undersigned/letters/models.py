@@ -1,0 +1,160 @@
+from __future__ import annotations
+
+import secrets
+from typing import TypedDict
+
+from django.conf import settings
+from django.core.validators import MaxLengthValidator
+from django.db import models
+from django.urls import reverse
+from django.utils import timezone
+
+from undersigned.lib.markdown import render_markdown
+from undersigned.lib.tokens import derive_key, keyed_hash
+
+
+def _new_key_salt() -> str:
+    return secrets.token_hex(32)
+
+
+class LetterQuerySet(models.QuerySet):
+    def published(self):
+        """Letters that readers can see: open or closed, never drafts."""
+        return self.filter(status__in=[Letter.Status.OPEN, Letter.Status.CLOSED])
+
+    def listed(self):
+        return self.published().filter(visibility=Letter.Visibility.PUBLIC)
+
+    def organized_by(self, user):
+        return self.filter(organizers=user)
+
+
+class LetterDict(TypedDict):
+    slug: str
+    title: str
+    addressed_to: str
+    status: str
+    visibility: str
+    url: str
+    deadline: str | None
+    published_at: str | None
+    closed_at: str | None
+    updated_at: str
+    signature_count: int
+    verified_count: int
+
+
+class Letter(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        OPEN = "open", "Open for signatures"
+        CLOSED = "closed", "Closed"
+
+    class Visibility(models.TextChoices):
+        PUBLIC = "public", "Public: listed on the home page"
+        UNLISTED = "unlisted", "Unlisted: only people with the link"
+
+    slug = models.SlugField(max_length=80, unique=True)
+    title = models.CharField(max_length=200)
+    body = models.TextField(
+        help_text="Markdown. Raw HTML is shown as text, never run.",
+        validators=[MaxLengthValidator(50_000)],
+    )
+    addressed_to = models.CharField(
+        "addressed to", max_length=200, blank=True,
+        help_text="The organization or person the letter is addressed to.",
+    )
+    visibility = models.CharField(
+        max_length=16, choices=Visibility.choices, default=Visibility.PUBLIC
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.DRAFT)
+    deadline = models.DateTimeField(
+        null=True, blank=True, help_text="Signing closes by itself at this time (optional)."
+    )
+    organizers = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="letters")
+
+    created_at = models.DateTimeField(default=timezone.now, editable=False)
+    updated_at = models.DateTimeField(default=timezone.now, editable=False)
+    published_at = models.DateTimeField(null=True, blank=True, editable=False)
+    closed_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    # Written only by the counter (signatures.counting), never by signing or confirming.
+    signature_count = models.PositiveIntegerField(default=0, editable=False)
+    verified_count = models.PositiveIntegerField(default=0, editable=False)
+    counted_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    # Mixed with the instance secret (which is not in the database) to key this letter's
+    # email hashes; destroying it makes the hashes impossible to recompute.
+    key_salt = models.CharField(max_length=64, default=_new_key_salt, editable=False)
+
+    objects = LetterQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.title
+
+    def get_absolute_url(self) -> str:
+        return reverse("letters:detail", args=[self.slug])
+
+    @property
+    def body_html(self) -> str:
+        return render_markdown(self.body)
+
+    @property
+    def is_published(self) -> bool:
+        return self.status != self.Status.DRAFT
+
+    @property
+    def deadline_passed(self) -> bool:
+        return self.deadline is not None and self.deadline <= timezone.now()
+
+    @property
+    def accepts_signatures(self) -> bool:
+        return self.status == self.Status.OPEN and not self.deadline_passed
+
+    def email_hash(self, canonical: str) -> str:
+        key = derive_key(settings.SECRET_KEY, "email-hash", bytes.fromhex(self.key_salt))
+        return keyed_hash(key, canonical).hex()
+
+    def publish(self) -> None:
+        now = timezone.now()
+        self.status = self.Status.OPEN
+        self.published_at = self.published_at or now
+        self.closed_at = None
+        self.updated_at = now
+        self.save(update_fields=["status", "published_at", "closed_at", "updated_at"])
+
+    def close(self) -> None:
+        now = timezone.now()
+        self.status = self.Status.CLOSED
+        self.closed_at = now
+        self.updated_at = now
+        self.save(update_fields=["status", "closed_at", "updated_at"])
+
+    def to_dict(self) -> LetterDict:
+        def iso(value):
+            return value.isoformat() if value else None
+
+        return {
+            "slug": self.slug,
+            "title": self.title,
+            "addressed_to": self.addressed_to,
+            "status": self.status_for_readers,
+            "visibility": self.visibility,
+            "url": settings.BASE_URL + self.get_absolute_url(),
+            "deadline": iso(self.deadline),
+            "published_at": iso(self.published_at),
+            "closed_at": iso(self.closed_at),
+            "updated_at": self.updated_at.isoformat(),
+            "signature_count": self.signature_count,
+            "verified_count": self.verified_count,
+        }
+
+    @property
+    def status_for_readers(self) -> str:
+        """An open letter whose deadline has passed reads as closed."""
+        if self.status == self.Status.OPEN and self.deadline_passed:
+            return self.Status.CLOSED
+        return self.status

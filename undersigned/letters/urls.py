@@ -1,0 +1,22 @@
+from django.urls import path
+
+from undersigned.letters import organize, views
+
+app_name = "letters"
+urlpatterns = [
+    path("<slug:slug>/", views.detail, name="detail"),
+    path("<slug:slug>/signed/", views.signed, name="signed"),
+]
+
+organize_patterns = (
+    [
+        path("", organize.dashboard, name="dashboard"),
+        path("new/", organize.create, name="create"),
+        path("<slug:slug>/", organize.letter, name="letter"),
+        path("<slug:slug>/preview/", organize.preview, name="preview"),
+        path("<slug:slug>/publish/", organize.publish, name="publish"),
+        path("<slug:slug>/close/", organize.close, name="close"),
+        path("<slug:slug>/export.<str:fmt>", organize.export, name="export"),
+    ],
+    "organize",
+)

@@ -1,0 +1,63 @@
+"""Public pages: the list of letters and each letter's page with its signing form."""
+
+from __future__ import annotations
+
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.debug import sensitive_post_parameters
+
+from undersigned.letters.models import Letter
+from undersigned.signatures.forms import SignatureForm
+from undersigned.signatures.models import parse_cursor, public_page
+from undersigned.signatures.services import LetterNotOpen, sign
+
+
+def get_published_letter(slug: str) -> Letter:
+    """The letter readers may see at ``slug``, or 404 (unknown and draft look the same)."""
+    return get_object_or_404(Letter.objects.published(), slug=slug)
+
+
+def home(request):
+    letters = Letter.objects.listed().order_by("-published_at")[:50]
+    return render(request, "letters/home.html", {"letters": letters})
+
+
+def letter_context(letter: Letter, request, form=None) -> dict:
+    try:
+        after = parse_cursor(request.GET.get("after"))
+    except ValueError:
+        after = None
+    signatories, next_cursor = public_page(letter, after)
+    return {
+        "letter": letter,
+        "form": form if form is not None else SignatureForm(),
+        "signatories": signatories,
+        "next_cursor": next_cursor,
+        "paged": after is not None,
+    }
+
+
+@sensitive_post_parameters("name", "email", "affiliation", "department", "comment")
+def detail(request, slug):
+    letter = get_published_letter(slug)
+    form = None
+    status = 200
+    if request.method == "POST":
+        form = SignatureForm(request.POST)
+        if form.is_valid():
+            try:
+                sign(letter, form.signature_data())
+            except LetterNotOpen as exc:
+                form.add_error(None, str(exc))
+                status = 409
+            else:
+                return redirect("letters:signed", slug=letter.slug)
+        else:
+            status = 400
+    elif request.method != "GET" and request.method != "HEAD":
+        status = 405
+    return render(request, "letters/detail.html", letter_context(letter, request, form), status=status)
+
+
+def signed(request, slug):
+    letter = get_published_letter(slug)
+    return render(request, "letters/signed.html", {"letter": letter})

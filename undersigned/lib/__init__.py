@@ -1,0 +1,1 @@
+"""Pure helpers, one small module each. Nothing here imports Django models."""

@@ -1,0 +1,5 @@
+from django.conf import settings
+
+
+def site(request):
+    return {"base_url": settings.BASE_URL}

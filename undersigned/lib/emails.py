@@ -1,0 +1,33 @@
+"""Canonical email addresses, so that one person gets one signature per letter.
+
+Rules (documented in the README):
+- trim surrounding whitespace and lower-case the whole address;
+- the domain is stored in its ASCII (IDNA) form, so unicode domains compare with their
+  punycode spelling;
+- gmail.com and googlemail.com: the same mailbox ignores dots and anything after ``+`` in the
+  local part, so those are removed and the domain becomes gmail.com.
+Other providers are left alone: their local-part rules differ and a wrong guess would merge
+two different people.
+"""
+
+from __future__ import annotations
+
+GMAIL_DOMAINS = {"gmail.com", "googlemail.com"}
+
+
+def domain_to_ascii(domain: str) -> str:
+    return domain.strip().rstrip(".").encode("idna").decode("ascii").lower()
+
+
+def canonical_email(address: str) -> str:
+    local, _, domain = address.strip().rpartition("@")
+    local = local.lower()
+    domain = domain_to_ascii(domain)
+    if domain in GMAIL_DOMAINS:
+        local = local.split("+", 1)[0].replace(".", "")
+        domain = "gmail.com"
+    return f"{local}@{domain}"
+
+
+def email_domain(address: str) -> str:
+    return canonical_email(address).rpartition("@")[2]

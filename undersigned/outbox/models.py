@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.db import models
+from django.utils import timezone
+
+MAX_ATTEMPTS = 30  # with backoff capped at an hour: about a day of trying
+STALE_CLAIM = timedelta(minutes=5)
+
+
+class OutgoingEmailQuerySet(models.QuerySet):
+    def due(self, now=None):
+        return self.filter(status=OutgoingEmail.Status.QUEUED, retry_after__lte=now or timezone.now())
+
+    def stale_claims(self, now=None):
+        """Rows a worker claimed and never finished (it was killed): safe to send again."""
+        return self.filter(
+            status=OutgoingEmail.Status.SENDING,
+            claimed_at__lte=(now or timezone.now()) - STALE_CLAIM,
+        )
+
+
+class OutgoingEmail(models.Model):
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Being sent"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed for good"
+
+    kind = models.CharField(max_length=40)
+    to = models.CharField(max_length=254)
+    from_email = models.CharField(max_length=300)
+    subject = models.CharField(max_length=300)
+    body_text = models.TextField()
+    body_html = models.TextField(blank=True)
+
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveIntegerField(default=0)
+    retry_after = models.DateTimeField(default=timezone.now)
+    claimed_by = models.CharField(max_length=40, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OutgoingEmailQuerySet.as_manager()
+
+    class Meta:
+        indexes = [models.Index(fields=["status", "retry_after"], name="outbox_due")]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ({self.status})"

@@ -1,0 +1,87 @@
+"""The outbox worker's verbs: claim due rows, send them over one SMTP connection, record the
+outcome. Several workers may run at once: a row is sent by whoever's conditional UPDATE
+claimed it. A worker killed mid-send leaves its claim behind; after ``STALE_CLAIM`` the row is
+queued again, so a mail may (rarely) go out twice, but is never lost."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import timedelta
+
+from django.core.mail import EmailMultiAlternatives, get_connection
+from django.utils import timezone
+
+from undersigned.outbox.models import MAX_ATTEMPTS, OutgoingEmail
+
+log = logging.getLogger(__name__)
+Status = OutgoingEmail.Status
+
+
+def backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 3600))
+
+
+def release_stale_claims() -> int:
+    return OutgoingEmail.objects.stale_claims().update(status=Status.QUEUED, claimed_by="")
+
+
+def claim(batch: int = 100) -> list[OutgoingEmail]:
+    ids = list(OutgoingEmail.objects.due().order_by("retry_after", "id").values_list("id", flat=True)[:batch])
+    if not ids:
+        return []
+    token = uuid.uuid4().hex
+    OutgoingEmail.objects.filter(id__in=ids, status=Status.QUEUED).update(
+        status=Status.SENDING, claimed_by=token, claimed_at=timezone.now()
+    )
+    return list(OutgoingEmail.objects.filter(claimed_by=token, status=Status.SENDING).order_by("id"))
+
+
+def send_batch(batch: int = 100) -> int:
+    """Send what is due; return how many went out."""
+    rows = claim(batch)
+    if not rows:
+        return 0
+    sent = 0
+    try:
+        connection = get_connection(fail_silently=False)
+        connection.open()
+    except Exception as exc:  # noqa: BLE001  any failure to reach the server is a retry
+        for row in rows:
+            _failed(row, exc)
+        return 0
+    try:
+        for row in rows:
+            message = EmailMultiAlternatives(
+                row.subject, row.body_text, row.from_email, [row.to], connection=connection
+            )
+            if row.body_html:
+                message.attach_alternative(row.body_html, "text/html")
+            try:
+                message.send()
+            except Exception as exc:  # noqa: BLE001
+                _failed(row, exc)
+                continue
+            OutgoingEmail.objects.filter(pk=row.pk, claimed_by=row.claimed_by).update(
+                status=Status.SENT, sent_at=timezone.now(), last_error=""
+            )
+            sent += 1
+    finally:
+        try:
+            connection.close()
+        except Exception:  # noqa: BLE001, S110  closing a broken connection
+            pass
+    return sent
+
+
+def _failed(row: OutgoingEmail, exc: Exception) -> None:
+    attempts = row.attempts + 1
+    status = Status.FAILED if attempts >= MAX_ATTEMPTS else Status.QUEUED
+    log.warning("mail %s attempt %s failed: %s", row.pk, attempts, type(exc).__name__)
+    OutgoingEmail.objects.filter(pk=row.pk, claimed_by=row.claimed_by).update(
+        status=status,
+        attempts=attempts,
+        retry_after=timezone.now() + backoff(attempts),
+        claimed_by="",
+        last_error=f"{type(exc).__name__}: {exc}"[:500],
+    )

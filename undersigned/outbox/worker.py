@@ -1,0 +1,55 @@
+"""The worker loop: send the outbox, fold confirmations into the counts every second.
+
+Runs as ``undersigned worker``; tests run ``Worker.run`` in a thread. A stop request (SIGTERM,
+Ctrl-C, or ``stop``) lets the current batch finish, then the loop returns."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+from django.db import close_old_connections
+
+from undersigned.outbox import sending
+from undersigned.signatures import counting
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(self, count_every: float = 1.0, idle_sleep: float = 0.2, mail_batch: int = 100):
+        self.count_every = count_every
+        self.idle_sleep = idle_sleep
+        self.mail_batch = mail_batch
+        self.stopping = threading.Event()
+        self._last_count = 0.0
+        self._last_stale_check = 0.0
+
+    def stop(self, *args) -> None:
+        self.stopping.set()
+
+    def tick(self) -> int:
+        """One round of work; returns how many mails went out."""
+        now = time.monotonic()
+        if now - self._last_count >= self.count_every:
+            counting.apply_deltas()
+            self._last_count = now
+        if now - self._last_stale_check >= 60:
+            sending.release_stale_claims()
+            self._last_stale_check = now
+        return sending.send_batch(self.mail_batch)
+
+    def run(self) -> None:
+        log.info("worker started")
+        while not self.stopping.is_set():
+            close_old_connections()
+            try:
+                sent = self.tick()
+            except Exception:  # a database outage must not end the worker
+                log.exception("worker round failed; retrying in a few seconds")
+                self.stopping.wait(3)
+                continue
+            if not sent:
+                self.stopping.wait(min(self.idle_sleep, self.count_every))
+        log.info("worker stopped")

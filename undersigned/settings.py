@@ -1,0 +1,208 @@
+"""The one settings module. Every knob is an environment variable; see the README's table.
+
+Mistakes in the environment do not raise here: they are collected in ``CONFIG_ERRORS`` and
+reported by the system check ``undersigned.E001`` so that ``undersigned serve``, ``worker``
+and ``migrate`` stop with a clear message instead of a stack trace.
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from undersigned.lib.config import (
+    ConfigError,
+    envbool,
+    envint,
+    envstr,
+    parse_cidrs,
+    parse_database_url,
+    parse_email_url,
+)
+
+CONFIG_ERRORS: list[str] = []
+
+
+def _get(parse, *args, fallback):
+    try:
+        return parse(*args)
+    except ConfigError as exc:
+        CONFIG_ERRORS.append(str(exc))
+        return fallback
+
+
+BASE_DIR = Path(__file__).resolve().parent
+DATA_DIR = Path(envstr("UNDERSIGNED_DATA_DIR", "var")).resolve()
+DEBUG = _get(envbool, "UNDERSIGNED_DEBUG", False, fallback=False)
+
+SECRET_KEY = _get(envstr, "UNDERSIGNED_SECRET_KEY", fallback="")
+if not SECRET_KEY:
+    if DEBUG:
+        SECRET_KEY = "insecure-debug-only-" + secrets.token_urlsafe(32)
+    else:
+        CONFIG_ERRORS.append(
+            "UNDERSIGNED_SECRET_KEY is not set. Set it (or UNDERSIGNED_SECRET_KEY_FILE) to a long "
+            "random string, e.g. the output of: python3 -c 'import secrets; "
+            "print(secrets.token_urlsafe(50))'. It keys tokens and email hashes: keep it secret, "
+            "keep it stable, and keep it out of database backups."
+        )
+        SECRET_KEY = "unset-" + secrets.token_urlsafe(32)
+elif len(SECRET_KEY) < 32:
+    CONFIG_ERRORS.append("UNDERSIGNED_SECRET_KEY is shorter than 32 characters; use a long one.")
+
+BASE_URL = envstr("UNDERSIGNED_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+_base = urlsplit(BASE_URL)
+if _base.scheme not in {"http", "https"} or not _base.hostname:
+    CONFIG_ERRORS.append(
+        f"UNDERSIGNED_BASE_URL={BASE_URL!r} must be an absolute http(s) URL such as "
+        "https://letters.example.org"
+    )
+    _base = urlsplit("http://127.0.0.1:8000")
+ALLOWED_HOSTS = [
+    h.strip()
+    for h in envstr("UNDERSIGNED_ALLOWED_HOSTS", "").split(",")
+    if h.strip()
+] or [_base.hostname, "127.0.0.1", "localhost"]
+CSRF_TRUSTED_ORIGINS = [f"{_base.scheme}://{_base.netloc}"]
+SECURE = _base.scheme == "https"
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+if SECURE:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "undersigned.accounts",
+    "undersigned.letters",
+    "undersigned.signatures",
+    "undersigned.outbox",
+    "undersigned.api",
+    "undersigned.ops",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "undersigned.lib.middleware.BodySizeLimitMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "undersigned.urls"
+WSGI_APPLICATION = "undersigned.wsgi.application"
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "undersigned.lib.context.site",
+            ],
+        },
+    },
+]
+
+_db_url = envstr("DATABASE_URL", "")
+_sqlite_options = {
+    "transaction_mode": "IMMEDIATE",
+    "init_command": (
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; "
+        "PRAGMA foreign_keys=ON;"
+    ),
+}
+DATABASES = {
+    "default": _get(
+        parse_database_url,
+        _db_url or "sqlite:///db.sqlite3",
+        DATA_DIR,
+        fallback={"ENGINE": "django.db.backends.sqlite3", "NAME": str(DATA_DIR / "db.sqlite3")},
+    )
+}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"]["OPTIONS"] = _sqlite_options
+# Persistent connections: SQLite's PRAGMAs and PostgreSQL's connection set-up are not free.
+DATABASES["default"]["CONN_MAX_AGE"] = _get(envint, "UNDERSIGNED_CONN_MAX_AGE", 600, fallback=600)
+DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+_redis_url = envstr("REDIS_URL", "")
+if _redis_url:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": _redis_url}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
+globals().update(_get(parse_email_url, envstr("EMAIL_URL", ""), fallback=parse_email_url("")))
+DEFAULT_FROM_EMAIL = envstr("UNDERSIGNED_FROM_EMAIL", f"Undersigned <noreply@{_base.hostname}>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+
+RATE_LIMIT_ALLOW = _get(
+    parse_cidrs, envstr("UNDERSIGNED_RATE_LIMIT_ALLOW", ""), "UNDERSIGNED_RATE_LIMIT_ALLOW",
+    fallback=[],
+)
+CONFIRMATION_TTL_HOURS = _get(envint, "UNDERSIGNED_CONFIRMATION_TTL_HOURS", 72, 1, fallback=72)
+# The largest request body a public endpoint accepts; larger ones get 413.
+MAX_REQUEST_BYTES = _get(envint, "UNDERSIGNED_MAX_REQUEST_BYTES", 64 * 1024, 1024, fallback=65536)
+DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "organize:dashboard"
+LOGOUT_REDIRECT_URL = "home"
+
+LANGUAGE_CODE = "en"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if not DEBUG else "django.contrib.staticfiles.storage.StaticFilesStorage"
+    },
+}
+WHITENOISE_USE_FINDERS = DEBUG
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "filters": {"no_signer_data": {"()": "undersigned.lib.logging.DropRequestData"}},
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["no_signer_data"],
+        }
+    },
+    "root": {"handlers": ["console"], "level": envstr("UNDERSIGNED_LOG_LEVEL", "INFO")},
+    "loggers": {
+        # Request logs would carry client addresses and paths with tokens.
+        "django.server": {"level": "WARNING"},
+    },
+}
+CSRF_FAILURE_VIEW = "undersigned.lib.errors.csrf_failure"

@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+
+from undersigned.lib.emails import canonical_email
+from undersigned.lib.text import reject_control_characters
+from undersigned.signatures.models import Signature
+from undersigned.signatures.services import SignatureData
+
+
+class SignatureForm(forms.Form):
+    """The signing form, shared by the letter page and ``POST /api/v1/…/signatures``."""
+
+    name = forms.CharField(
+        max_length=200, help_text="As you would like it to appear, if you choose to show it."
+    )
+    email = forms.EmailField(
+        max_length=254,
+        help_text="We send a confirmation link here. It is never shown to anyone.",
+    )
+    affiliation = forms.CharField(
+        max_length=200, required=False, help_text="Optional: organization, project or title."
+    )
+    department = forms.CharField(max_length=100, required=False, help_text="Optional.")
+    comment = forms.CharField(
+        max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Optional, up to 1,000 characters. Shown with your name if it is public.",
+    )
+    display = forms.ChoiceField(
+        choices=Signature.Display.choices,
+        initial=Signature.Display.PUBLIC,
+        widget=forms.RadioSelect,
+        label="How to show your signature",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        # The API sends JSON without the field; the page always has a checked radio button.
+        self.fields["display"].required = False
+        self.fields["name"].widget.attrs.update(autocomplete="name")
+        self.fields["email"].widget.attrs.update(autocomplete="email")
+        self.fields["affiliation"].widget.attrs.update(autocomplete="organization")
+
+    def _clean_text(self, field: str, multiline: bool = False) -> str:
+        value = self.cleaned_data.get(field, "")
+        reject_control_characters(value, multiline=multiline)
+        return value
+
+    def clean_name(self):
+        value = self._clean_text("name")
+        if not value:
+            raise ValidationError("Enter your name.")
+        return value
+
+    def clean_affiliation(self):
+        return self._clean_text("affiliation")
+
+    def clean_department(self):
+        return self._clean_text("department")
+
+    def clean_comment(self):
+        return self._clean_text("comment", multiline=True).replace("\r\n", "\n")
+
+    def clean_display(self):
+        return self.cleaned_data.get("display") or Signature.Display.PUBLIC
+
+    def clean_email(self):
+        value = self.cleaned_data["email"]
+        reject_control_characters(value)
+        try:
+            canonical_email(value)
+        except UnicodeError:
+            raise ValidationError("The domain of this email address is not valid.") from None
+        return value
+
+    def full_clean(self):
+        super().full_clean()
+        # Django's email check rejects non-ASCII local parts with a generic message: say why.
+        raw = self.data.get("email") if hasattr(self.data, "get") else None
+        if isinstance(raw, str) and "email" in self.errors and not raw.split("@")[0].isascii():
+            self.errors["email"] = self.error_class(
+                [
+                    "Use an address whose part before the @ has only plain (ASCII) letters, "
+                    "digits and punctuation: mail to other addresses may not arrive."
+                ]
+            )
+
+    def signature_data(self) -> SignatureData:
+        data = self.cleaned_data
+        return SignatureData(
+            name=data["name"],
+            email=data["email"],
+            affiliation=data["affiliation"],
+            department=data["department"],
+            comment=data["comment"],
+            display=data["display"],
+        )

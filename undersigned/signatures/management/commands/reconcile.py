@@ -1,0 +1,15 @@
+from django.core.management.base import BaseCommand
+
+from undersigned.signatures.counting import reconcile
+
+
+class Command(BaseCommand):
+    help = "Recompute every letter's signature count exactly from the confirmed signatures."
+
+    def handle(self, *args, **options):
+        changes = reconcile()
+        for slug, old, new in changes:
+            self.stdout.write(f"{slug}: {old} -> {new}")
+        self.stdout.write(
+            f"Reconciled: {len(changes)} count{'s' if len(changes) != 1 else ''} corrected."
+        )

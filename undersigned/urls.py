@@ -1,0 +1,25 @@
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from undersigned.letters import views as letter_views
+from undersigned.letters.urls import organize_patterns
+from undersigned.lib import errors
+from undersigned.signatures import views as signature_views
+
+urlpatterns = [
+    path("", letter_views.home, name="home"),
+    path("l/", include("undersigned.letters.urls")),
+    path("v/<str:token>", signature_views.confirm, name="confirm"),
+    path("organize/", include(organize_patterns)),
+    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/v1/", include("undersigned.api.urls")),
+    path("health", errors.health, name="health"),
+    path("admin/", admin.site.urls),
+]
+
+handler400 = errors.bad_request
+handler403 = errors.permission_denied
+handler404 = errors.not_found
+handler500 = errors.server_error
