@@ -9,7 +9,7 @@ import logging
 import threading
 import time
 
-from django.db import close_old_connections
+from django.db import close_old_connections, connections
 
 from undersigned.outbox import sending
 from undersigned.signatures import counting
@@ -52,4 +52,5 @@ class Worker:
                 continue
             if not sent:
                 self.stopping.wait(min(self.idle_sleep, self.count_every))
+        connections.close_all()
         log.info("worker stopped")

@@ -1,0 +1,151 @@
+"""Personas and real parts: an organizer, a co-organizer, an outsider; letters in each state;
+a real SMTP server on loopback; the worker's loop."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from email import message_from_bytes, policy
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.core import mail
+
+from undersigned.letters.models import Letter
+from undersigned.outbox import sending
+from undersigned.outbox.models import OutgoingEmail
+from undersigned.outbox.worker import Worker
+from undersigned.signatures import counting
+
+BODY = "We ask for **one** thing.\n\n- safe streets\n- clean air\n"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def organizer(django_user_model):
+    return django_user_model.objects.create_user("olivia", "olivia@example.org", "pw-olivia-123")
+
+
+@pytest.fixture
+def co_organizer(django_user_model):
+    return django_user_model.objects.create_user("carlos", "carlos@example.org", "pw-carlos-123")
+
+
+@pytest.fixture
+def outsider(django_user_model):
+    return django_user_model.objects.create_user("mallory", "mallory@example.org", "pw-mallory-123")
+
+
+def make_letter(organizers=(), status=Letter.Status.OPEN, slug="clean-air", **fields) -> Letter:
+    letter = Letter.objects.create(
+        slug=slug, title=fields.pop("title", "Clean air for Riverside"), body=BODY,
+        addressed_to="Riverside Council", **fields,
+    )
+    letter.organizers.add(*organizers)
+    if status == Letter.Status.OPEN:
+        letter.publish()
+    elif status == Letter.Status.CLOSED:
+        letter.publish()
+        letter.close()
+    return letter
+
+
+@pytest.fixture
+def letter(organizer, co_organizer):
+    return make_letter([organizer, co_organizer])
+
+
+@pytest.fixture
+def draft_letter(organizer):
+    return make_letter([organizer], status=Letter.Status.DRAFT, slug="draft-letter")
+
+
+@pytest.fixture
+def closed_letter(organizer):
+    return make_letter([organizer], status=Letter.Status.CLOSED, slug="closed-letter")
+
+
+def drain() -> None:
+    """What the worker does, run to completion: send every due mail, fold the counts."""
+    while sending.send_batch():
+        pass
+    while counting.apply_deltas():
+        pass
+
+
+def confirmation_token(message_body: str) -> str:
+    """The token in the link of a confirmation mail."""
+    for word in message_body.split():
+        if "/v/" in word:
+            return word.rsplit("/v/", 1)[1]
+    raise AssertionError(f"no confirmation link in: {message_body!r}")
+
+
+def last_token() -> str:
+    row = OutgoingEmail.objects.filter(kind="confirm").latest("id")
+    return confirmation_token(row.body_text)
+
+
+class Inbox:
+    """A real SMTP server on loopback (aiosmtpd) that keeps what it receives."""
+
+    def __init__(self, port: int):
+        self.port = port
+        self.messages = []
+        self.received = threading.Condition()
+        self.controller = Controller(self, hostname="127.0.0.1", port=port)
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802  (aiosmtpd's name)
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        with self.received:
+            self.messages.append((envelope.rcpt_tos, message))
+            self.received.notify_all()
+        return "250 OK"
+
+    def wait_for(self, count: int, timeout: float = 15.0):
+        deadline = time.monotonic() + timeout
+        with self.received:
+            while len(self.messages) < count:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"expected {count} mails, got {len(self.messages)}")
+                self.received.wait(left)
+        return self.messages[:count]
+
+    @staticmethod
+    def text(message) -> str:
+        return message.get_body(preferencelist=("plain",)).get_content()
+
+
+@pytest.fixture
+def smtp_server(settings):
+    inbox = Inbox(free_port())
+    inbox.controller.start()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST = "127.0.0.1"
+    settings.EMAIL_PORT = inbox.port
+    settings.EMAIL_USE_TLS = settings.EMAIL_USE_SSL = False
+    yield inbox
+    inbox.controller.stop()
+
+
+@pytest.fixture
+def worker_thread(transactional_db):
+    """The real worker loop in a thread, with a short idle sleep."""
+    worker = Worker(count_every=0.2, idle_sleep=0.05)
+    thread = threading.Thread(target=worker.run, daemon=True)
+    thread.start()
+    yield worker
+    worker.stop()
+    thread.join(10)
+
+
+@pytest.fixture(autouse=True)
+def _clear_mail():
+    mail.outbox = []
