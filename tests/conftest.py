@@ -149,3 +149,17 @@ def worker_thread(transactional_db):
 @pytest.fixture(autouse=True)
 def _clear_mail():
     mail.outbox = []
+
+
+def subprocess_env() -> dict:
+    """Environment for an ``undersigned`` subprocess that uses the test database."""
+    import os
+
+    from django.db import connection
+
+    db = connection.settings_dict
+    if connection.vendor == "sqlite":
+        url = f"sqlite:///{db['NAME']}"
+    else:
+        url = f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{db['NAME']}"
+    return {**os.environ, "DJANGO_SETTINGS_MODULE": "undersigned.settings", "DATABASE_URL": url}

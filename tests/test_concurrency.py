@@ -1,0 +1,87 @@
+"""Real threads, each with its own database connection, signing and confirming at once.
+
+Meant for PostgreSQL (CI runs the suite on it); on SQLite the same tests check that
+IMMEDIATE transactions and the busy timeout serialize writers without errors."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+from django.test import Client
+
+from tests.conftest import drain
+from undersigned.letters.models import Letter
+from undersigned.outbox.models import OutgoingEmail
+from undersigned.signatures.models import CountDelta, Signature
+
+pytestmark = pytest.mark.django_db(transaction=True)
+THREADS = 20
+
+
+def run_at_once(target, count=THREADS):
+    barrier = threading.Barrier(count)
+    errors, results = [], [None] * count
+
+    def run(i):
+        try:
+            barrier.wait(timeout=10)
+            results[i] = target(i)
+        except Exception as exc:  # noqa: BLE001  reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert not errors, errors
+    return results
+
+
+def test_twenty_signers_sign_and_confirm_at_once_and_the_count_is_exact(letter):
+    def sign(i):
+        return Client().post(
+            f"/l/{letter.slug}/", {"name": f"Signer {i}", "email": f"s{i}@example.org"}
+        ).status_code
+
+    assert run_at_once(sign) == [302] * THREADS
+    tokens = [
+        row.body_text.split("/v/")[1].split()[0]
+        for row in OutgoingEmail.objects.filter(kind="confirm")
+    ]
+    assert len(tokens) == THREADS
+
+    def confirm(i):
+        return Client().post(f"/v/{tokens[i]}").status_code
+
+    assert run_at_once(confirm) == [200] * THREADS
+    drain()
+    assert Signature.objects.confirmed().count() == THREADS
+    assert Letter.objects.get(pk=letter.pk).signature_count == THREADS
+    assert not CountDelta.objects.exists()
+
+
+def test_one_email_signing_from_many_connections_at_once_leaves_one_signature(letter):
+    def sign(i):
+        return Client().post(
+            f"/api/v1/letters/{letter.slug}/signatures",
+            {"name": f"Twin {i}", "email": "twin@example.org"},
+            content_type="application/json",
+        ).status_code
+
+    assert run_at_once(sign) == [202] * THREADS
+    assert Signature.objects.filter(letter=letter).count() == 1
+    assert OutgoingEmail.objects.filter(kind="confirm").count() == THREADS
+
+
+def test_many_clicks_on_one_link_at_once_count_once(letter):
+    Client().post(f"/l/{letter.slug}/", {"name": "Ada", "email": "ada@example.org"})
+    token = OutgoingEmail.objects.get().body_text.split("/v/")[1].split()[0]
+
+    assert run_at_once(lambda i: Client().post(f"/v/{token}").status_code, 8) == [200] * 8
+    drain()
+    assert Letter.objects.get(pk=letter.pk).signature_count == 1

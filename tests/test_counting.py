@@ -1,0 +1,66 @@
+"""The batched counter and the reconcile command keep counts exact."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.management import call_command
+
+from tests.conftest import make_letter
+from undersigned.letters.models import Letter
+from undersigned.signatures import counting
+from undersigned.signatures.models import CountDelta, Signature
+
+pytestmark = pytest.mark.django_db
+
+
+def confirmed(letter, n, start=0):
+    Signature.objects.bulk_create(
+        Signature(letter=letter, name=f"S{i}", email_hash=f"{i:064x}",
+                  status=Signature.Status.CONFIRMED)
+        for i in range(start, start + n)
+    )
+
+
+def test_the_counter_folds_the_journal_into_each_letter(letter, organizer):
+    other = make_letter([organizer], slug="other")
+    CountDelta.objects.bulk_create(
+        [CountDelta(letter=letter, signatures=1)] * 3 + [CountDelta(letter=other, signatures=1)]
+    )
+    assert counting.apply_deltas() == 4
+    assert counting.apply_deltas() == 0
+    assert Letter.objects.get(pk=letter.pk).signature_count == 3
+    assert Letter.objects.get(pk=other.pk).signature_count == 1
+    assert not CountDelta.objects.exists()
+
+
+def test_the_counter_works_in_batches(letter):
+    CountDelta.objects.bulk_create([CountDelta(letter=letter, signatures=1)] * 7)
+    assert counting.apply_deltas(batch=5) == 5
+    assert Letter.objects.get(pk=letter.pk).signature_count == 5
+    assert counting.apply_deltas(batch=5) == 2
+    assert Letter.objects.get(pk=letter.pk).signature_count == 7
+
+
+def test_reconcile_recomputes_a_wrong_count(letter, capsys):
+    confirmed(letter, 5)
+    Signature.objects.create(letter=letter, name="P", email_hash="f" * 64)  # pending
+    Letter.objects.filter(pk=letter.pk).update(signature_count=999)
+    call_command("reconcile")
+    assert Letter.objects.get(pk=letter.pk).signature_count == 5
+    out = capsys.readouterr().out
+    assert "clean-air: 999 -> 5" in out and "1 count corrected" in out
+
+
+def test_reconcile_leaves_unapplied_journal_rows_to_the_counter(letter):
+    confirmed(letter, 4)
+    Letter.objects.filter(pk=letter.pk).update(signature_count=3)
+    CountDelta.objects.create(letter=letter, signatures=1)  # the 4th, not yet counted
+    counting.reconcile()
+    assert Letter.objects.get(pk=letter.pk).signature_count == 3
+    counting.apply_deltas()
+    assert Letter.objects.get(pk=letter.pk).signature_count == 4
+
+
+def test_reconcile_says_when_nothing_was_wrong(letter, capsys):
+    call_command("reconcile")
+    assert "0 counts corrected" in capsys.readouterr().out

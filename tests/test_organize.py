@@ -1,0 +1,116 @@
+"""Organizer pages: only a letter's organizers can edit, publish, close and export it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+
+from undersigned.letters.models import Letter
+from undersigned.signatures.models import Signature
+
+pytestmark = pytest.mark.django_db
+
+NEW = {"title": "Fix the bridge", "slug": "fix-the-bridge", "addressed_to": "The Mayor",
+       "body": "Please fix it.", "visibility": "public", "deadline": ""}
+
+
+@pytest.fixture
+def as_organizer(client, organizer):
+    client.force_login(organizer)
+    return client
+
+
+def test_pages_need_a_log_in(client, letter):
+    response = client.get("/organize/")
+    assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
+
+
+def test_an_organizer_logs_in_with_a_password(client, organizer):
+    response = client.post("/accounts/login/", {"username": "olivia", "password": "pw-olivia-123"})
+    assert response.status_code == 302
+    assert "Your letters" in client.get("/organize/").content.decode()
+
+
+def test_an_organizer_creates_previews_publishes_and_closes_a_letter(as_organizer, organizer):
+    response = as_organizer.post("/organize/new/", NEW)
+    assert response.status_code == 302
+    letter = Letter.objects.get(slug="fix-the-bridge")
+    assert letter.status == Letter.Status.DRAFT
+    assert list(letter.organizers.all()) == [organizer]
+    assert as_organizer.get("/l/fix-the-bridge/").status_code == 404  # drafts are private
+
+    preview = as_organizer.get("/organize/fix-the-bridge/preview/")
+    assert preview.status_code == 200 and "Please fix it." in preview.content.decode()
+    assert 'name="email"' not in preview.content.decode()
+
+    as_organizer.post("/organize/fix-the-bridge/publish/")
+    assert Letter.objects.get(pk=letter.pk).status == Letter.Status.OPEN
+    assert as_organizer.get("/l/fix-the-bridge/").status_code == 200
+
+    as_organizer.post("/organize/fix-the-bridge/close/")
+    letter.refresh_from_db()
+    assert letter.status == Letter.Status.CLOSED and letter.closed_at
+    assert "no longer takes signatures" in as_organizer.get("/l/fix-the-bridge/").content.decode()
+
+
+def test_publish_and_close_need_post(as_organizer, letter):
+    assert as_organizer.get(f"/organize/{letter.slug}/close/").status_code == 405
+    assert Letter.objects.get(pk=letter.pk).status == Letter.Status.OPEN
+
+
+def test_a_bad_letter_form_comes_back_with_field_errors(as_organizer, letter):
+    response = as_organizer.post("/organize/new/", {**NEW, "slug": letter.slug, "title": ""})
+    assert response.status_code == 400
+    html = response.content.decode()
+    assert "This field is required." in html and "already exists" in html
+    assert Letter.objects.count() == 1
+
+
+def test_the_organizer_sees_pending_and_confirmed_counts(as_organizer, letter):
+    for i, status in enumerate(["confirmed", "confirmed", "pending"]):
+        Signature.objects.create(letter=letter, name=f"S{i}", status=status, email_hash=f"{i:064x}")
+    html = as_organizer.get(f"/organize/{letter.slug}/").content.decode()
+    assert '<dd id="confirmed-count">2</dd>' in html
+    assert '<dd id="pending-count">1</dd>' in html
+
+
+def test_a_co_organizer_can_manage_the_letter(client, co_organizer, letter):
+    client.force_login(co_organizer)
+    assert client.get(f"/organize/{letter.slug}/").status_code == 200
+
+
+def test_an_outsider_cannot_see_or_touch_the_letter(client, outsider, letter):
+    client.force_login(outsider)
+    for url in ("", "preview/", "export.csv"):
+        assert client.get(f"/organize/{letter.slug}/{url}").status_code == 404
+    assert client.post(f"/organize/{letter.slug}/close/").status_code == 404
+    assert client.post(f"/organize/{letter.slug}/", {**NEW, "title": "Hijacked"}).status_code == 404
+    letter.refresh_from_db()
+    assert letter.status == Letter.Status.OPEN and letter.title != "Hijacked"
+
+
+def test_exports_stream_confirmed_signatures(as_organizer, letter):
+    Signature.objects.create(letter=letter, name="Ada", status="confirmed", email_hash="a" * 64)
+    Signature.objects.create(letter=letter, name="Pat", status="pending", email_hash="b" * 64)
+    response = as_organizer.get(f"/organize/{letter.slug}/export.csv")
+    assert response.status_code == 200 and response.streaming
+    assert response["Content-Disposition"] == 'attachment; filename="clean-air-signatures.csv"'
+    rows = list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert [r["name"] for r in rows] == ["Ada"]
+
+    response = as_organizer.get(f"/organize/{letter.slug}/export.json")
+    data = json.loads(b"".join(response.streaming_content))
+    assert [r["name"] for r in data["signatures"]] == ["Ada"]
+    assert as_organizer.get(f"/organize/{letter.slug}/export.xml").status_code == 404
+
+
+def test_the_operator_admin_lists_letters_and_signatures(admin_client, letter):
+    Signature.objects.create(letter=letter, name="Ada", status="confirmed", email_hash="a" * 64,
+                             email="ada@example.org")
+    assert admin_client.get("/admin/letters/letter/").status_code == 200
+    page = admin_client.get("/admin/signatures/signature/")
+    assert page.status_code == 200 and "Ada" in page.content.decode()
+    assert "ada@example.org" not in page.content.decode()

@@ -1,0 +1,107 @@
+"""The outbox worker: real SMTP, outages, killed workers, several workers, clean shutdown."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from tests.conftest import Inbox, free_port, subprocess_env
+from undersigned.outbox import mail, sending
+from undersigned.outbox.models import OutgoingEmail
+
+pytestmark = pytest.mark.django_db
+Status = OutgoingEmail.Status
+
+
+def queue(letter, n=1):
+    for i in range(n):
+        mail.send_confirmation(f"person{i}@example.org", letter, f"token-{i}")
+
+
+def test_a_mail_waits_while_smtp_is_down_and_goes_when_it_returns(letter, settings):
+    port = free_port()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    queue(letter)
+
+    assert sending.send_batch() == 0  # nothing listens on the port
+    row = OutgoingEmail.objects.get()
+    assert row.status == Status.QUEUED and row.attempts == 1 and row.last_error
+    assert row.retry_after > timezone.now()
+    assert sending.send_batch() == 0  # not due yet: backoff
+    assert OutgoingEmail.objects.get().attempts == 1
+
+    inbox = Inbox(port)
+    inbox.controller.start()
+    try:
+        with time_machine.travel(timezone.now() + timedelta(minutes=1)):
+            assert sending.send_batch() == 1
+        inbox.wait_for(1)
+    finally:
+        inbox.controller.stop()
+    row.refresh_from_db()
+    assert row.status == Status.SENT and row.sent_at is not None
+
+
+def test_backoff_grows_and_is_capped():
+    assert sending.backoff(1) == timedelta(seconds=5)
+    assert sending.backoff(2) == timedelta(seconds=10)
+    assert sending.backoff(30) == timedelta(hours=1)
+
+
+def test_a_claim_left_by_a_killed_worker_is_sent_again_later(letter, smtp_server):
+    queue(letter)
+    [row] = sending.claim()  # a worker claims the row, then dies before sending
+    assert sending.send_batch() == 0  # another worker does not take a live claim
+    sending.release_stale_claims()
+    assert OutgoingEmail.objects.get().status == Status.SENDING
+    with time_machine.travel(timezone.now() + timedelta(minutes=6)):
+        assert sending.release_stale_claims() == 1
+        assert sending.send_batch() == 1
+    smtp_server.wait_for(1)
+
+
+def test_two_workers_never_claim_the_same_mail(letter):
+    queue(letter, 10)
+    first = sending.claim(batch=6)
+    second = sending.claim(batch=6)
+    assert len(first) == 6 and len(second) == 4
+    assert not {r.pk for r in first} & {r.pk for r in second}
+
+
+def test_many_mails_go_over_one_connection(letter, smtp_server):
+    queue(letter, 25)
+    assert sending.send_batch(batch=100) == 25
+    assert len(smtp_server.wait_for(25)) == 25
+    assert OutgoingEmail.objects.filter(status=Status.SENT).count() == 25
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_worker_command_sends_and_drains_on_sigterm(letter, smtp_server):
+    queue(letter, 3)
+    env = {**subprocess_env(), "EMAIL_URL": f"smtp://127.0.0.1:{smtp_server.port}"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "undersigned", "worker"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 20
+        line = ""
+        while "Worker running" not in line and time.monotonic() < deadline:
+            line = process.stdout.readline()
+        assert "Worker running" in line
+        smtp_server.wait_for(3)
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+        output = process.stdout.read()
+        assert "worker stopped" in output and "Traceback" not in output
+    finally:
+        if process.poll() is None:
+            process.kill()
