@@ -44,8 +44,11 @@ def outsider(django_user_model):
 
 def make_letter(organizers=(), status=Letter.Status.OPEN, slug="clean-air", **fields) -> Letter:
     letter = Letter.objects.create(
-        slug=slug, title=fields.pop("title", "Clean air for Riverside"), body=BODY,
-        addressed_to="Riverside Council", **fields,
+        slug=slug,
+        title=fields.pop("title", "Clean air for Riverside"),
+        body=BODY,
+        addressed_to="Riverside Council",
+        **fields,
     )
     letter.organizers.add(*organizers)
     if status == Letter.Status.OPEN:

@@ -32,8 +32,17 @@ def run(*args) -> str:
 
 
 def test_it_creates_a_draft_letter(body_file, organizer):
-    out = run("letter", "create", "parks", "--title", "Save the parks", "--body-file",
-              str(body_file), "--organizer", "olivia")
+    out = run(
+        "letter",
+        "create",
+        "parks",
+        "--title",
+        "Save the parks",
+        "--body-file",
+        str(body_file),
+        "--organizer",
+        "olivia",
+    )
     letter = Letter.objects.get(slug="parks")
     assert letter.status == Letter.Status.DRAFT
     assert letter.body.startswith("Dear Council")
@@ -42,8 +51,18 @@ def test_it_creates_a_draft_letter(body_file, organizer):
 
 
 def test_it_creates_and_publishes_a_letter(body_file):
-    out = run("letter", "create", "parks", "--title", "Save the parks", "--body-file",
-              str(body_file), "--publish", "--visibility", "unlisted")
+    out = run(
+        "letter",
+        "create",
+        "parks",
+        "--title",
+        "Save the parks",
+        "--body-file",
+        str(body_file),
+        "--publish",
+        "--visibility",
+        "unlisted",
+    )
     letter = Letter.objects.get(slug="parks")
     assert letter.status == Letter.Status.OPEN and letter.visibility == "unlisted"
     assert "published: /l/parks/" in out
@@ -84,11 +103,16 @@ def test_it_refuses_a_body_that_is_not_utf8(tmp_path):
 
 
 def add_signatures(letter):
-    rows = [("Ada", "public", "confirmed"), ("Bea", "hidden", "confirmed"),
-            ("=HYPERLINK(1)", "public", "confirmed"), ("Pending Pat", "public", "pending")]
+    rows = [
+        ("Ada", "public", "confirmed"),
+        ("Bea", "hidden", "confirmed"),
+        ("=HYPERLINK(1)", "public", "confirmed"),
+        ("Pending Pat", "public", "pending"),
+    ]
     for i, (name, display, status) in enumerate(rows):
-        Signature.objects.create(letter=letter, name=name, display=display, status=status,
-                                 email_hash=f"{i:064x}")
+        Signature.objects.create(
+            letter=letter, name=name, display=display, status=status, email_hash=f"{i:064x}"
+        )
 
 
 def test_it_exports_confirmed_signatures_as_csv(letter, capsys):
@@ -96,8 +120,14 @@ def test_it_exports_confirmed_signatures_as_csv(letter, capsys):
     call_command("letter", "export", letter.slug, "--format", "csv")
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert sorted(r["name"] for r in rows) == ["'=HYPERLINK(1)", "Ada", "Bea"]
-    assert set(rows[0]) == {"name", "affiliation", "department", "comment", "display",
-                            "confirmed_on"}
+    assert set(rows[0]) == {
+        "name",
+        "affiliation",
+        "department",
+        "comment",
+        "display",
+        "confirmed_on",
+    }
 
 
 def test_it_exports_confirmed_signatures_as_json(letter, capsys):
@@ -116,7 +146,9 @@ def test_it_refuses_to_export_an_unknown_letter():
 def test_the_console_script_reports_an_unknown_format_without_a_traceback():
     result = subprocess.run(
         [sys.executable, "-m", "undersigned", "letter", "export", "x", "--format", "xml"],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert result.returncode != 0
     assert "invalid choice: 'xml'" in result.stderr

@@ -44,9 +44,11 @@ def run_at_once(target, count=THREADS):
 
 def test_twenty_signers_sign_and_confirm_at_once_and_the_count_is_exact(letter):
     def sign(i):
-        return Client().post(
-            f"/l/{letter.slug}/", {"name": f"Signer {i}", "email": f"s{i}@example.org"}
-        ).status_code
+        return (
+            Client()
+            .post(f"/l/{letter.slug}/", {"name": f"Signer {i}", "email": f"s{i}@example.org"})
+            .status_code
+        )
 
     assert run_at_once(sign) == [302] * THREADS
     tokens = [
@@ -67,11 +69,15 @@ def test_twenty_signers_sign_and_confirm_at_once_and_the_count_is_exact(letter):
 
 def test_one_email_signing_from_many_connections_at_once_leaves_one_signature(letter):
     def sign(i):
-        return Client().post(
-            f"/api/v1/letters/{letter.slug}/signatures",
-            {"name": f"Twin {i}", "email": "twin@example.org"},
-            content_type="application/json",
-        ).status_code
+        return (
+            Client()
+            .post(
+                f"/api/v1/letters/{letter.slug}/signatures",
+                {"name": f"Twin {i}", "email": "twin@example.org"},
+                content_type="application/json",
+            )
+            .status_code
+        )
 
     assert run_at_once(sign) == [202] * THREADS
     assert Signature.objects.filter(letter=letter).count() == 1

@@ -13,11 +13,17 @@ from undersigned.lib.config import ConfigError, parse_database_url, parse_email_
 
 
 def check(**env):
-    base = {k: v for k, v in os.environ.items()
-            if not k.startswith(("UNDERSIGNED_", "DATABASE_URL", "EMAIL_URL", "DJANGO_"))}
+    base = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("UNDERSIGNED_", "DATABASE_URL", "EMAIL_URL", "DJANGO_"))
+    }
     return subprocess.run(
         [sys.executable, "-m", "undersigned", "check"],
-        capture_output=True, text=True, timeout=60, env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**base, **env},
     )
 
 
@@ -55,9 +61,13 @@ def test_a_good_configuration_passes(tmp_path):
 def test_the_secret_key_can_come_from_a_file(tmp_path):
     key = tmp_path / "key"
     key.write_text("f" * 50 + "\n")
-    assert check(UNDERSIGNED_DATA_DIR=str(tmp_path), UNDERSIGNED_SECRET_KEY_FILE=str(key)).returncode == 0
-    missing = check(UNDERSIGNED_DATA_DIR=str(tmp_path),
-                    UNDERSIGNED_SECRET_KEY_FILE=str(tmp_path / "nope"))
+    assert (
+        check(UNDERSIGNED_DATA_DIR=str(tmp_path), UNDERSIGNED_SECRET_KEY_FILE=str(key)).returncode
+        == 0
+    )
+    missing = check(
+        UNDERSIGNED_DATA_DIR=str(tmp_path), UNDERSIGNED_SECRET_KEY_FILE=str(tmp_path / "nope")
+    )
     assert "cannot be read" in missing.stderr
 
 
@@ -67,7 +77,12 @@ def test_database_urls_are_parsed():
     assert parse_database_url("sqlite:////srv/u.db", data)["NAME"] == "/srv/u.db"
     pg = parse_database_url("postgresql://us%40er:p%3Ass@db.local:5433/letters", data)
     assert (pg["USER"], pg["PASSWORD"], pg["HOST"], pg["PORT"], pg["NAME"]) == (
-        "us@er", "p:ss", "db.local", "5433", "letters")
+        "us@er",
+        "p:ss",
+        "db.local",
+        "5433",
+        "letters",
+    )
     with pytest.raises(ConfigError, match="names no database"):
         parse_database_url("postgres://h/", data)
 
@@ -75,6 +90,9 @@ def test_database_urls_are_parsed():
 def test_email_urls_are_parsed():
     smtp = parse_email_url("smtp+tls://me:pw@mail.example:2525")
     assert (smtp["EMAIL_HOST"], smtp["EMAIL_PORT"], smtp["EMAIL_USE_TLS"]) == (
-        "mail.example", 2525, True)
+        "mail.example",
+        2525,
+        True,
+    )
     assert parse_email_url("smtps://mail.example")["EMAIL_PORT"] == 465
     assert parse_email_url("")["EMAIL_BACKEND"].endswith("console.EmailBackend")

@@ -15,8 +15,9 @@ pytestmark = pytest.mark.django_db
 
 def confirmed(letter, n, start=0):
     Signature.objects.bulk_create(
-        Signature(letter=letter, name=f"S{i}", email_hash=f"{i:064x}",
-                  status=Signature.Status.CONFIRMED)
+        Signature(
+            letter=letter, name=f"S{i}", email_hash=f"{i:064x}", status=Signature.Status.CONFIRMED
+        )
         for i in range(start, start + n)
     )
 

@@ -13,8 +13,14 @@ from undersigned.signatures.models import Signature
 
 pytestmark = pytest.mark.django_db
 
-NEW = {"title": "Fix the bridge", "slug": "fix-the-bridge", "addressed_to": "The Mayor",
-       "body": "Please fix it.", "visibility": "public", "deadline": ""}
+NEW = {
+    "title": "Fix the bridge",
+    "slug": "fix-the-bridge",
+    "addressed_to": "The Mayor",
+    "body": "Please fix it.",
+    "visibility": "public",
+    "deadline": "",
+}
 
 
 @pytest.fixture
@@ -108,8 +114,9 @@ def test_exports_stream_confirmed_signatures(as_organizer, letter):
 
 
 def test_the_operator_admin_lists_letters_and_signatures(admin_client, letter):
-    Signature.objects.create(letter=letter, name="Ada", status="confirmed", email_hash="a" * 64,
-                             email="ada@example.org")
+    Signature.objects.create(
+        letter=letter, name="Ada", status="confirmed", email_hash="a" * 64, email="ada@example.org"
+    )
     assert admin_client.get("/admin/letters/letter/").status_code == 200
     page = admin_client.get("/admin/signatures/signature/")
     assert page.status_code == 200 and "Ada" in page.content.decode()

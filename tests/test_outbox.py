@@ -89,7 +89,10 @@ def test_the_worker_command_sends_and_drains_on_sigterm(letter, smtp_server):
     env = {**subprocess_env(), "EMAIL_URL": f"smtp://127.0.0.1:{smtp_server.port}"}
     process = subprocess.Popen(
         [sys.executable, "-m", "undersigned", "worker"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 20

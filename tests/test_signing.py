@@ -15,8 +15,14 @@ from undersigned.signatures.models import Signature
 
 pytestmark = pytest.mark.django_db
 
-FORM = {"name": "Ada Byron", "email": "ada@example.org", "affiliation": "Analytical Society",
-        "department": "", "comment": "Yes.", "display": "public"}
+FORM = {
+    "name": "Ada Byron",
+    "email": "ada@example.org",
+    "affiliation": "Analytical Society",
+    "department": "",
+    "comment": "Yes.",
+    "display": "public",
+}
 
 
 def sign(client, letter, **changes):
@@ -169,8 +175,12 @@ def test_names_of_hidden_and_count_signers_are_never_shown(client, letter, displ
 
 def test_public_signatories_are_paginated_by_cursor(client, letter):
     Signature.objects.bulk_create(
-        Signature(letter=letter, name=f"Signer {n:03d}", email_hash=f"{n:064x}",
-                  status=Signature.Status.CONFIRMED)
+        Signature(
+            letter=letter,
+            name=f"Signer {n:03d}",
+            email_hash=f"{n:064x}",
+            status=Signature.Status.CONFIRMED,
+        )
         for n in range(120)
     )
     seen, url, pages = [], f"/l/{letter.slug}/", 0
@@ -180,7 +190,10 @@ def test_public_signatories_are_paginated_by_cursor(client, letter):
         pages += 1
         url = None
         if 'rel="next"' in html:
-            url = f"/l/{letter.slug}/" + html.split('rel="next"')[0].rsplit('href="', 1)[1].split('"')[0]
+            url = (
+                f"/l/{letter.slug}/"
+                + html.split('rel="next"')[0].rsplit('href="', 1)[1].split('"')[0]
+            )
             url = url.split("#")[0]
     names = [chunk.split("<")[0] for chunk in seen]
     assert pages == 3

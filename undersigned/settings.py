@@ -60,9 +60,7 @@ if _base.scheme not in {"http", "https"} or not _base.hostname:
     )
     _base = urlsplit("http://127.0.0.1:8000")
 ALLOWED_HOSTS = [
-    h.strip()
-    for h in envstr("UNDERSIGNED_ALLOWED_HOSTS", "").split(",")
-    if h.strip()
+    h.strip() for h in envstr("UNDERSIGNED_ALLOWED_HOSTS", "").split(",") if h.strip()
 ] or [_base.hostname, "127.0.0.1", "localhost"]
 CSRF_TRUSTED_ORIGINS = [f"{_base.scheme}://{_base.netloc}"]
 SECURE = _base.scheme == "https"
@@ -144,8 +142,12 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 _redis_url = envstr("REDIS_URL", "")
 if _redis_url:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
-                          "LOCATION": _redis_url}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": _redis_url,
+        }
+    }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
@@ -154,7 +156,9 @@ DEFAULT_FROM_EMAIL = envstr("UNDERSIGNED_FROM_EMAIL", f"Undersigned <noreply@{_b
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 
 RATE_LIMIT_ALLOW = _get(
-    parse_cidrs, envstr("UNDERSIGNED_RATE_LIMIT_ALLOW", ""), "UNDERSIGNED_RATE_LIMIT_ALLOW",
+    parse_cidrs,
+    envstr("UNDERSIGNED_RATE_LIMIT_ALLOW", ""),
+    "UNDERSIGNED_RATE_LIMIT_ALLOW",
     fallback=[],
 )
 CONFIRMATION_TTL_HOURS = _get(envint, "UNDERSIGNED_CONFIRMATION_TTL_HOURS", 72, 1, fallback=72)
@@ -183,7 +187,8 @@ STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
-        if not DEBUG else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        if not DEBUG
+        else "django.contrib.staticfiles.storage.StaticFilesStorage"
     },
 }
 WHITENOISE_USE_FINDERS = DEBUG

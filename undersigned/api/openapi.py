@@ -5,12 +5,23 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import JsonResponse
 
-_slug = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"}}
-_error = {"description": "Error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+_slug = {
+    "name": "slug",
+    "in": "path",
+    "required": True,
+    "schema": {"type": "string", "pattern": "^[-a-zA-Z0-9_]+$"},
+}
+_error = {
+    "description": "Error",
+    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
+}
 
 
 def _json(ref: str, description: str = "OK") -> dict:
-    return {"description": description, "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}}}
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ref}"}}},
+    }
 
 
 def document() -> dict:
@@ -45,15 +56,38 @@ def document() -> dict:
                     "summary": "Public signatories, one page at a time (random order)",
                     "parameters": [
                         _slug,
-                        {"name": "after", "in": "query", "required": False, "schema": {"type": "string", "pattern": "^[0-9]+$"}, "description": "The `next` cursor of the previous page."},
-                        {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50}},
+                        {
+                            "name": "after",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "pattern": "^[0-9]+$"},
+                            "description": "The `next` cursor of the previous page.",
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "required": False,
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": 200,
+                                "default": 50,
+                            },
+                        },
                     ],
                     "responses": {"200": _json("SignaturePage"), "400": _error, "404": _error},
                 },
                 "post": {
                     "summary": "Sign; a confirmation link goes to the email address",
                     "parameters": [_slug],
-                    "requestBody": {"required": True, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/SignatureInput"}}}},
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/SignatureInput"}
+                            }
+                        },
+                    },
                     "responses": {
                         "202": _json("Accepted", "Accepted; the signer must confirm by email"),
                         "400": _json("ValidationError", "Bad input, with messages per field"),
@@ -70,11 +104,24 @@ def document() -> dict:
                 "ValidationError": {
                     "type": "object",
                     "required": ["error"],
-                    "properties": {"error": text, "fields": {"type": "object", "additionalProperties": {"type": "array", "items": text}}},
+                    "properties": {
+                        "error": text,
+                        "fields": {
+                            "type": "object",
+                            "additionalProperties": {"type": "array", "items": text},
+                        },
+                    },
                 },
                 "Letter": {
                     "type": "object",
-                    "required": ["slug", "title", "status", "signature_count", "verified_count", "updated_at"],
+                    "required": [
+                        "slug",
+                        "title",
+                        "status",
+                        "signature_count",
+                        "verified_count",
+                        "updated_at",
+                    ],
                     "properties": {
                         "slug": text,
                         "title": text,
@@ -102,13 +149,21 @@ def document() -> dict:
                 "PublicSignature": {
                     "type": "object",
                     "required": ["name", "affiliation", "department", "comment"],
-                    "properties": {"name": text, "affiliation": text, "department": text, "comment": text},
+                    "properties": {
+                        "name": text,
+                        "affiliation": text,
+                        "department": text,
+                        "comment": text,
+                    },
                 },
                 "SignaturePage": {
                     "type": "object",
                     "required": ["signatures", "next"],
                     "properties": {
-                        "signatures": {"type": "array", "items": {"$ref": "#/components/schemas/PublicSignature"}},
+                        "signatures": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/PublicSignature"},
+                        },
                         "next": {"type": ["string", "null"]},
                     },
                 },
@@ -122,7 +177,11 @@ def document() -> dict:
                         "affiliation": {"type": "string", "maxLength": 200},
                         "department": {"type": "string", "maxLength": 100},
                         "comment": {"type": "string", "maxLength": 1000},
-                        "display": {"type": "string", "enum": ["public", "hidden", "count"], "default": "public"},
+                        "display": {
+                            "type": "string",
+                            "enum": ["public", "hidden", "count"],
+                            "default": "public",
+                        },
                     },
                 },
                 "Accepted": {

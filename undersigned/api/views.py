@@ -45,7 +45,10 @@ def _not_found(slug: str) -> JsonResponse:
 
 def _cacheable(response, max_age: int):
     patch_cache_control(
-        response, public=True, max_age=max_age, stale_while_revalidate=max_age * 5,
+        response,
+        public=True,
+        max_age=max_age,
+        stale_while_revalidate=max_age * 5,
         stale_if_error=86400,
     )
     return response
@@ -115,7 +118,11 @@ def _sign(request, letter):
         return error("Send a JSON object with the signing form's fields.", 400)
     unknown = sorted(set(payload) - set(FIELDS))
     if unknown:
-        return error(f"Unknown fields: {', '.join(unknown)}.", 400, fields={k: ["Unknown field."] for k in unknown})
+        return error(
+            f"Unknown fields: {', '.join(unknown)}.",
+            400,
+            fields={k: ["Unknown field."] for k in unknown},
+        )
     if not all(isinstance(value, str) for value in payload.values()):
         return error("Every field must be a string.", 400)
     form = SignatureForm(payload)

@@ -8,8 +8,15 @@ class LetterAdmin(admin.ModelAdmin):
     list_display = ["title", "slug", "status", "visibility", "signature_count", "created_at"]
     list_filter = ["status", "visibility"]
     search_fields = ["title", "slug", "addressed_to"]
-    readonly_fields = ["signature_count", "verified_count", "counted_at", "published_at",
-                       "closed_at", "created_at", "updated_at"]
+    readonly_fields = [
+        "signature_count",
+        "verified_count",
+        "counted_at",
+        "published_at",
+        "closed_at",
+        "created_at",
+        "updated_at",
+    ]
     filter_horizontal = ["organizers"]
     actions = ["close_letters"]
 

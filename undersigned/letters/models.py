@@ -61,7 +61,9 @@ class Letter(models.Model):
         validators=[MaxLengthValidator(50_000)],
     )
     addressed_to = models.CharField(
-        "addressed to", max_length=200, blank=True,
+        "addressed to",
+        max_length=200,
+        blank=True,
         help_text="The organization or person the letter is addressed to.",
     )
     visibility = models.CharField(

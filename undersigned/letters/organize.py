@@ -71,7 +71,9 @@ def letter(request, slug):
 @login_required
 def preview(request, slug):
     letter = _get_letter_for_organizer(request, slug)
-    return render(request, "letters/detail.html", {**letter_context(letter, request), "preview": True})
+    return render(
+        request, "letters/detail.html", {**letter_context(letter, request), "preview": True}
+    )
 
 
 @login_required

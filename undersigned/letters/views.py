@@ -55,7 +55,9 @@ def detail(request, slug):
             status = 400
     elif request.method != "GET" and request.method != "HEAD":
         status = 405
-    return render(request, "letters/detail.html", letter_context(letter, request, form), status=status)
+    return render(
+        request, "letters/detail.html", letter_context(letter, request, form), status=status
+    )
 
 
 def signed(request, slug):

@@ -11,7 +11,9 @@ STALE_CLAIM = timedelta(minutes=5)
 
 class OutgoingEmailQuerySet(models.QuerySet):
     def due(self, now=None):
-        return self.filter(status=OutgoingEmail.Status.QUEUED, retry_after__lte=now or timezone.now())
+        return self.filter(
+            status=OutgoingEmail.Status.QUEUED, retry_after__lte=now or timezone.now()
+        )
 
     def stale_claims(self, now=None):
         """Rows a worker claimed and never finished (it was killed): safe to send again."""

@@ -27,14 +27,20 @@ def release_stale_claims() -> int:
 
 
 def claim(batch: int = 100) -> list[OutgoingEmail]:
-    ids = list(OutgoingEmail.objects.due().order_by("retry_after", "id").values_list("id", flat=True)[:batch])
+    ids = list(
+        OutgoingEmail.objects.due()
+        .order_by("retry_after", "id")
+        .values_list("id", flat=True)[:batch]
+    )
     if not ids:
         return []
     token = uuid.uuid4().hex
     OutgoingEmail.objects.filter(id__in=ids, status=Status.QUEUED).update(
         status=Status.SENDING, claimed_by=token, claimed_at=timezone.now()
     )
-    return list(OutgoingEmail.objects.filter(claimed_by=token, status=Status.SENDING).order_by("id"))
+    return list(
+        OutgoingEmail.objects.filter(claimed_by=token, status=Status.SENDING).order_by("id")
+    )
 
 
 def send_batch(batch: int = 100) -> int:

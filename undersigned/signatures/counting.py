@@ -33,9 +33,9 @@ def apply_deltas(batch: int = 5000) -> int:
     with transaction.atomic():
         _take_counter_lock()
         rows = list(
-            CountDelta.objects.order_by("id").values_list("id", "letter_id", "signatures", "verified")[
-                :batch
-            ]
+            CountDelta.objects.order_by("id").values_list(
+                "id", "letter_id", "signatures", "verified"
+            )[:batch]
         )
         if not rows:
             return 0

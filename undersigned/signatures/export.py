@@ -55,7 +55,7 @@ def as_csv(letter: Letter) -> Iterator[str]:
 
 
 def as_json(letter: Letter) -> Iterator[str]:
-    yield '{"letter": %s, "signatures": [' % json.dumps(letter.slug)
+    yield '{"letter": ' + json.dumps(letter.slug) + ', "signatures": ['
     separator = "\n"
     for row in rows(letter):
         yield separator + json.dumps(row, ensure_ascii=False)

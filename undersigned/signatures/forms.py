@@ -24,7 +24,9 @@ class SignatureForm(forms.Form):
     )
     department = forms.CharField(max_length=100, required=False, help_text="Optional.")
     comment = forms.CharField(
-        max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 3}),
+        max_length=1000,
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Optional, up to 1,000 characters. Shown with your name if it is public.",
     )
     display = forms.ChoiceField(

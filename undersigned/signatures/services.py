@@ -87,7 +87,9 @@ def signature_for_token(token: str) -> Signature:
     """The signature a confirmation link is for, if the link can still confirm it (or already
     did). Raises a ``SigningError`` with a message for the person otherwise. Changes nothing."""
     signature = (
-        Signature.objects.select_related("letter").filter(token_hash=token_hash(token).hex()).first()
+        Signature.objects.select_related("letter")
+        .filter(token_hash=token_hash(token).hex())
+        .first()
     )
     if signature is None:
         raise InvalidToken(

@@ -30,7 +30,10 @@ class Command(BaseCommand):
         )
         create.add_argument("--publish", action="store_true", help="Open it for signatures now.")
         create.add_argument(
-            "--organizer", action="append", default=[], metavar="USERNAME",
+            "--organizer",
+            action="append",
+            default=[],
+            metavar="USERNAME",
             help="An organizer's username (repeatable).",
         )
 
@@ -49,11 +52,18 @@ class Command(BaseCommand):
         for username in organizer:
             user = get_user_model().objects.filter(username=username).first()
             if user is None:
-                raise CommandError(f"There is no user {username!r}; create one with createsuperuser.")
+                raise CommandError(
+                    f"There is no user {username!r}; create one with createsuperuser."
+                )
             users.append(user)
         form = LetterForm(
-            {"slug": slug, "title": title, "body": body, "addressed_to": addressed_to,
-             "visibility": visibility}
+            {
+                "slug": slug,
+                "title": title,
+                "body": body,
+                "addressed_to": addressed_to,
+                "visibility": visibility,
+            }
         )
         if not form.is_valid():
             problems = "; ".join(
@@ -94,7 +104,9 @@ class Command(BaseCommand):
     def _export(self, slug, format, **_):  # noqa: A002  (the option's public name)
         letter = Letter.objects.filter(slug=slug).first()
         if letter is None:
-            raise CommandError(f"There is no letter {slug!r}; `undersigned letter list` shows them.")
+            raise CommandError(
+                f"There is no letter {slug!r}; `undersigned letter list` shows them."
+            )
         out = sys.stdout
         for chunk in exports.export(letter, format):
             out.write(chunk)

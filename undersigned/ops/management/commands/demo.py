@@ -39,12 +39,53 @@ from last spring counted more than 600 cyclists a day on it.
 We are ready to help: with counts, with ideas, and with our signatures below.
 """
 
-FIRST = ["Amira", "Ben", "Chen", "Dara", "Elif", "Finn", "Grace", "Hugo", "Ines", "Jonas",
-         "Kemi", "Lena", "Mateo", "Nadia", "Oskar", "Priya", "Quinn", "Rosa", "Sami", "Tove"]
-LAST = ["Okafor", "Lindqvist", "Moreau", "Tanaka", "Novak", "Haddad", "Silva", "Brennan",
-        "Kowalski", "Ahmed", "Fischer", "Costa"]
-AFFILIATIONS = ["", "", "Harbour Road Traders", "Eastfield Primary PTA", "Riverside Cycling Club",
-                "", "Parent", "Nurse, Riverside General", ""]
+FIRST = [
+    "Amira",
+    "Ben",
+    "Chen",
+    "Dara",
+    "Elif",
+    "Finn",
+    "Grace",
+    "Hugo",
+    "Ines",
+    "Jonas",
+    "Kemi",
+    "Lena",
+    "Mateo",
+    "Nadia",
+    "Oskar",
+    "Priya",
+    "Quinn",
+    "Rosa",
+    "Sami",
+    "Tove",
+]
+LAST = [
+    "Okafor",
+    "Lindqvist",
+    "Moreau",
+    "Tanaka",
+    "Novak",
+    "Haddad",
+    "Silva",
+    "Brennan",
+    "Kowalski",
+    "Ahmed",
+    "Fischer",
+    "Costa",
+]
+AFFILIATIONS = [
+    "",
+    "",
+    "Harbour Road Traders",
+    "Eastfield Primary PTA",
+    "Riverside Cycling Club",
+    "",
+    "Parent",
+    "Nurse, Riverside General",
+    "",
+]
 
 
 class Command(BaseCommand):
@@ -64,7 +105,8 @@ class Command(BaseCommand):
             organizer.is_staff = organizer.is_superuser = True
             organizer.save()
             letter, created = Letter.objects.get_or_create(
-                slug=SLUG, defaults={"title": TITLE, "body": BODY, "addressed_to": "Riverside Town Council"}
+                slug=SLUG,
+                defaults={"title": TITLE, "body": BODY, "addressed_to": "Riverside Town Council"},
             )
             letter.organizers.add(organizer)
             if created:
@@ -82,7 +124,10 @@ class Command(BaseCommand):
     def _sign(self, letter: Letter, count: int) -> None:
         rng = random.Random(2026)  # noqa: S311  demo data, not secrets
         now = timezone.now()
-        displays = [Signature.Display.PUBLIC] * 6 + [Signature.Display.HIDDEN, Signature.Display.COUNT]
+        displays = [Signature.Display.PUBLIC] * 6 + [
+            Signature.Display.HIDDEN,
+            Signature.Display.COUNT,
+        ]
         Signature.objects.bulk_create(
             Signature(
                 letter=letter,
