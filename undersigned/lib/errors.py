@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db import connection
+from django.db import DatabaseError, connection
 from django.http import JsonResponse
 
 from undersigned.lib.http import error_response
@@ -34,6 +34,11 @@ def csrf_failure(request, reason=""):
 
 
 def health(request):
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT 1")
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+    except DatabaseError:
+        return JsonResponse(
+            {"status": "unavailable", "error": "The database does not answer."}, status=503
+        )
     return JsonResponse({"status": "ok"})
