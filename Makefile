@@ -25,7 +25,8 @@ $(DATA_DIR)/secret_key:
 	umask 077 && python3 -c 'import secrets; print(secrets.token_urlsafe(50))' > $@
 
 run: install $(DATA_DIR)/secret_key
-	@export UNDERSIGNED_DATA_DIR=$(DATA_DIR) UNDERSIGNED_SECRET_KEY_FILE=$(DATA_DIR)/secret_key; \
+	@export UNDERSIGNED_DATA_DIR=$(DATA_DIR) UNDERSIGNED_SECRET_KEY_FILE=$(DATA_DIR)/secret_key \
+	  UNDERSIGNED_BASE_URL=$${UNDERSIGNED_BASE_URL:-http://$(HOST):$(PORT)}; \
 	$(VENV)/undersigned migrate --no-input -v 0 && \
 	$(VENV)/undersigned demo && \
 	{ $(VENV)/undersigned worker & worker=$$!; \
