@@ -5,6 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import JsonResponse
 
+from undersigned.api.views import api_view
+
 _slug = {
     "name": "slug",
     "in": "path",
@@ -194,5 +196,6 @@ def document() -> dict:
     }
 
 
+@api_view(["GET", "HEAD"])
 def openapi_json(request):
     return JsonResponse(document(), json_dumps_params={"indent": 2})

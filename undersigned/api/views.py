@@ -112,7 +112,7 @@ def _sign(request, letter):
         payload = json.loads(request.body.decode("utf-8"))
     except UnicodeDecodeError:
         return error("The request body is not UTF-8 text.", 400)
-    except ValueError:
+    except (ValueError, RecursionError):
         return error("The request body is not valid JSON.", 400)
     if not isinstance(payload, dict):
         return error("Send a JSON object with the signing form's fields.", 400)
@@ -123,8 +123,13 @@ def _sign(request, letter):
             400,
             fields={k: ["Unknown field."] for k in unknown},
         )
-    if not all(isinstance(value, str) for value in payload.values()):
-        return error("Every field must be a string.", 400)
+    not_text = sorted(key for key, value in payload.items() if not isinstance(value, str))
+    if not_text:
+        return error(
+            "Every field must be a string.",
+            400,
+            fields={k: ["Must be a string."] for k in not_text},
+        )
     form = SignatureForm(payload)
     if not form.is_valid():
         fields = {name: [str(m) for m in messages] for name, messages in form.errors.items()}

@@ -13,6 +13,12 @@ def reject_control_characters(value: str, *, multiline: bool = False) -> None:
     for char in value:
         if multiline and char in MULTILINE_CONTROL:
             continue
+        if char == "\ufffd":
+            raise ValidationError(
+                "This field holds a character that could not be read (U+FFFD): the text was "
+                "probably sent in an encoding other than UTF-8. Type it again.",
+                code="unreadable_character",
+            )
         category = unicodedata.category(char)
         if category in {"Cc", "Cs"} or (category == "Cf" and char not in {"\u200d", "\u200c"}):
             raise ValidationError(

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import unicodedata
+
 from django import forms
 from django.core.exceptions import ValidationError
 
-from undersigned.lib.emails import canonical_email
+from undersigned.lib.emails import domain_to_ascii
 from undersigned.lib.text import reject_control_characters
 from undersigned.signatures.models import Signature
 from undersigned.signatures.services import SignatureData
@@ -51,8 +53,8 @@ class SignatureForm(forms.Form):
 
     def clean_name(self):
         value = self._clean_text("name")
-        if not value:
-            raise ValidationError("Enter your name.")
+        if not any(unicodedata.category(char)[0] in "LNPS" for char in value):
+            raise ValidationError("Enter your name with at least one visible letter or digit.")
         return value
 
     def clean_affiliation(self):
@@ -70,11 +72,12 @@ class SignatureForm(forms.Form):
     def clean_email(self):
         value = self.cleaned_data["email"]
         reject_control_characters(value)
+        local, _, domain = value.rpartition("@")
         try:
-            canonical_email(value)
+            # Mail servers need the ASCII (IDNA) form of a unicode domain.
+            return f"{local}@{domain_to_ascii(domain)}"
         except UnicodeError:
             raise ValidationError("The domain of this email address is not valid.") from None
-        return value
 
     def full_clean(self):
         super().full_clean()
