@@ -54,7 +54,7 @@ class Form:
         assert "Please correct the fields marked below." in html
         assert escape(message) in html
         if field != "display":
-            assert f'id="id_{field}-error"' in html
+            assert f'id="id_{field}_error"' in html
 
     def assert_not_found(self, response):
         assert response.status_code == 404
