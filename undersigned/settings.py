@@ -97,6 +97,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "undersigned.lib.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "undersigned.urls"

@@ -16,6 +16,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include("undersigned.api.urls")),
     path("health", errors.health, name="health"),
+    path("ping", errors.ping, name="ping"),
     path("admin/", admin.site.urls),
 ]
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.db import DatabaseError, connection
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 
 from undersigned.lib.http import error_response
 
@@ -31,6 +31,11 @@ def csrf_failure(request, reason=""):
         "The form expired or came from another site. Go back, reload the page and send it again "
         "(this needs cookies for this site).",
     )
+
+
+def ping(request):
+    """The cheapest view: no database. Benchmarks use it as the ceiling for Python here."""
+    return HttpResponse(b"ok", content_type="text/plain")
 
 
 def health(request):

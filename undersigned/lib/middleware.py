@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 from undersigned.lib.http import error_response
+
+log = logging.getLogger(__name__)
 
 
 class BodySizeLimitMiddleware:
@@ -24,3 +29,28 @@ class BodySizeLimitMiddleware:
                 f"{settings.MAX_REQUEST_BYTES} bytes.",
             )
         return self.get_response(request)
+
+
+class DatabaseUnavailableMiddleware:
+    """A database that is restarting, unreachable or (SQLite) locked for longer than the busy
+    timeout answers 503 with a message and ``Retry-After``, not a 500 with a stack trace.
+    Nothing was written: the request's transaction did not commit."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if isinstance(exception, OperationalError | InterfaceError):
+            log.warning("database unavailable: %s", type(exception).__name__)
+            response = error_response(
+                request,
+                503,
+                "The site is busy or briefly unavailable; nothing was saved. Please try again "
+                "in a few seconds.",
+            )
+            response["Retry-After"] = "5"
+            return response
+        return None

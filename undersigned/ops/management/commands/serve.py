@@ -13,7 +13,13 @@ class Command(BaseCommand):
         parser.add_argument("--host", default="127.0.0.1")
         parser.add_argument("--port", type=int, default=8000)
         parser.add_argument("--workers", type=int, default=1, help="Worker processes (default 1).")
-        parser.add_argument("--threads", type=int, help="Threads per worker process.")
+        parser.add_argument(
+            "--threads",
+            type=int,
+            default=4,
+            help="Threads per worker process (default 4: more only add lock contention, "
+            "since Python runs one at a time per process).",
+        )
 
     def handle(self, *args, host, port, workers, threads, **options):
         from granian.constants import Interfaces
@@ -21,10 +27,12 @@ class Command(BaseCommand):
 
         if not 0 < port < 65536:
             raise CommandError(f"--port {port} is not a TCP port (1-65535).")
-        if workers < 1 or (threads is not None and threads < 1):
+        if workers < 1 or threads < 1:
             raise CommandError("--workers and --threads must be at least 1.")
         call_command("collectstatic", interactive=False, verbosity=0)
-        self.stdout.write(f"Serving on http://{host}:{port}/ with {workers} worker(s).")
+        self.stdout.write(
+            f"Serving on http://{host}:{port}/ with {workers} worker(s) of {threads} thread(s)."
+        )
         Server(
             "undersigned.wsgi:application",
             address=host,

@@ -1,0 +1,524 @@
+"""How many signatures per second one machine accepts, next to a trivial view and count reads.
+
+    .venv/bin/python bench/sign.py [--seconds N] [--database sqlite|postgres]
+    scripts/with-postgres .venv/bin/python bench/sign.py --database postgres
+
+Sets up a fresh instance in a temporary folder (a new SQLite file, or the PostgreSQL database
+that DATABASE_URL names), creates and publishes the letter ``bench``, starts the production
+server (``undersigned serve``) and loads it with wrk (and bench/sign.lua) on loopback, each
+figure for a fixed time after a short warm-up:
+
+- GET /ping, the baseline: the whole middleware stack and a view, no database (the ceiling
+  for a Django view on this machine);
+- GET /health: the same plus one ``SELECT 1``;
+- GET /api/v1/letters/bench/count, the live counter's read;
+- POST /api/v1/letters/bench/signatures with a new email each time. Only 202 answers count,
+  and the Signature rows in the database are counted afterwards to check them.
+
+Besides requests per second it reports the CPU time that the app server (and PostgreSQL, when
+scripts/with-postgres started it) spent per request, which depends less on whatever else the
+machine is doing, and how busy other processes kept the machine meanwhile.
+
+No worker runs, so confirmation mails stay in the outbox (EMAIL_URL points at a closed port
+in case one did). Prints a table and writes it as JSON to bench/results/sign-<database>.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / ".venv" / "bin"
+LUA = Path(__file__).with_suffix(".lua")
+RESULTS = ROOT / "bench" / "results"
+SLUG = "bench"
+STARTUP_SECONDS = 60  # the server runs the checks and collectstatic before it listens
+STOP_SECONDS = 15
+SETTLE_SECONDS = 10  # for requests still in flight when wrk stops to finish
+BUSY_WARNING = 0.05  # share of the machine used by other processes that makes numbers doubtful
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+# Run by `undersigned shell -c`: the letter's rows, and the database with the settings that
+# decide how fast a commit is.
+COUNT_ROWS = f"""
+import json
+from django.db import connection
+from undersigned.outbox.models import OutgoingEmail
+from undersigned.signatures.models import Signature
+with connection.cursor() as cursor:
+    if connection.vendor == "postgresql":
+        cursor.execute(
+            "SELECT current_setting('server_version'), current_setting('fsync'), "
+            "current_setting('synchronous_commit')"
+        )
+        version, fsync, synchronous_commit = cursor.fetchone()
+        database = (
+            f"PostgreSQL {{version.split()[0]}} "
+            f"(fsync={{fsync}}, synchronous_commit={{synchronous_commit}})"
+        )
+    else:
+        cursor.execute("SELECT sqlite_version()")
+        version = cursor.fetchone()[0]
+        cursor.execute("PRAGMA journal_mode")
+        journal_mode = cursor.fetchone()[0]
+        cursor.execute("PRAGMA synchronous")
+        synchronous = ["off", "normal", "full", "extra"][cursor.fetchone()[0]]
+        database = (
+            f"SQLite {{version}} (journal_mode={{journal_mode}}, synchronous={{synchronous}})"
+        )
+print(json.dumps({{
+    "signatures": Signature.objects.filter(letter__slug={SLUG!r}).count(),
+    "outbox": OutgoingEmail.objects.count(),
+    "database": database,
+}}))
+"""
+
+
+class BenchError(Exception):
+    pass
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=int, default=10, help="length of each measured run")
+    parser.add_argument("--warmup", type=int, default=2, help="length of each warm-up run")
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    parser.add_argument("--workers", type=int, default=2, help="server worker processes")
+    parser.add_argument("--threads", type=int, default=2, help="wrk threads")
+    parser.add_argument(
+        "--server-threads", type=int, default=4, help="threads per server worker process"
+    )
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections")
+    args = parser.parse_args()
+    if not 1 <= args.seconds <= 600 or not 0 <= args.warmup <= 60:
+        parser.error("--seconds must be 1-600 and --warmup 0-60")
+    if not 1 <= args.workers <= 64 or not 1 <= args.threads <= args.connections <= 1000:
+        parser.error("--workers must be 1-64, and 1 <= --threads <= --connections <= 1000")
+    database_url = os.environ.get("DATABASE_URL", "")
+    if args.database == "postgres" and not database_url.startswith("postgres"):
+        parser.error("--database postgres needs DATABASE_URL; run it under scripts/with-postgres")
+    # A SIGTERM (e.g. from a CI timeout) unwinds like Ctrl-C, so the server is stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        with tempfile.TemporaryDirectory(prefix="undersigned-bench-") as tmp:
+            report = run(args, Path(tmp))
+    except BenchError as exc:
+        print(f"bench/sign.py: {exc}", file=sys.stderr)
+        return 1
+    print_report(report)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"sign-{args.database}.json"
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"\nWritten to {path.relative_to(ROOT)}.")
+    return 0 if report["signatures"]["agree"] else 2
+
+
+def run(args, tmp: Path) -> dict:
+    env = instance_env(args.database, tmp)
+    (tmp / "data").mkdir()
+    body = tmp / "letter.md"
+    body.write_text("A letter for the benchmark.\n")
+    manage(env, "migrate", "--no-input", "-v", "0")
+    manage(env, "letter", "create", SLUG, "--title", "Bench", "--body-file", str(body), "--publish")
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    log = tmp / "server.log"
+    serve = [BIN / "undersigned", "serve", "--host", "127.0.0.1", "--port", str(port)]
+    serve += ["--workers", str(args.workers), "--threads", str(args.server_threads)]
+    with log.open("wb") as log_file:
+        # A session of its own, so that stop() can reach the workers if the server hangs.
+        server = subprocess.Popen(
+            serve,
+            env=env,
+            cwd=tmp,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    try:
+        wait_until_up(server, f"{base}/health", log)
+        busy_before = machine_busy_share(1.0)
+        load = Load(args, base, {"app": server.pid, "db": postmaster_pid(args.database)})
+        ping = load.measure("get", "/ping")
+        health = load.measure("get", "/health")
+        reads = load.measure("get", f"/api/v1/letters/{SLUG}/count")
+        signing = f"/api/v1/letters/{SLUG}/signatures"
+        load.warm_up("sign", signing)
+        before = settled_rows(env)
+        signs = load.run("sign", signing)
+        after = settled_rows(env)
+    finally:
+        stop(server)
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        server_log = RESULTS / f"sign-{args.database}-server.log"
+        server_log.write_bytes(log.read_bytes())
+    accepted = signs["statuses"].get("202", 0)
+    new_rows = after["signatures"] - before["signatures"]
+    # wrk drops the responses still in flight when its time is up, but the server finishes
+    # those requests: up to one per connection can add a row that no 202 was counted for.
+    in_flight = new_rows - accepted
+    return {
+        "machine": machine(after["database"], busy_before),
+        "setup": {
+            "commit": git_commit(),
+            "server": f"undersigned serve --workers {args.workers} "
+            f"--threads {args.server_threads} (Granian, WSGI)",
+            "load": f"wrk -t{args.threads} -c{args.connections} -d{args.seconds}s "
+            f"after a {args.warmup}s warm-up, on 127.0.0.1",
+            "seconds": args.seconds,
+            "warmup_seconds": args.warmup,
+            "workers": args.workers,
+            "wrk_threads": args.threads,
+            "connections": args.connections,
+            "server_log": str(server_log.relative_to(ROOT)),
+        },
+        "figures": [
+            figure("GET /ping (baseline: no database)", ping, ping),
+            figure("GET /health (SELECT 1)", health, ping),
+            figure(f"GET /api/v1/letters/{SLUG}/count", reads, ping),
+            figure(f"POST /api/v1/letters/{SLUG}/signatures", signs, ping, status="202"),
+        ],
+        "signatures": {
+            "accepted_202": accepted,
+            "new_rows": new_rows,
+            "in_flight_at_stop": in_flight,
+            "new_outbox_rows": after["outbox"] - before["outbox"],
+            "agree": 0 <= in_flight <= args.connections,
+        },
+    }
+
+
+def instance_env(database: str, tmp: Path) -> dict:
+    """The environment of a fresh instance: nothing inherited from the caller's instance (its
+    data dir, secret, mail or Redis), except DATABASE_URL for PostgreSQL."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith("UNDERSIGNED_") and key not in {"EMAIL_URL", "REDIS_URL"}
+    }
+    env.update(
+        UNDERSIGNED_DATA_DIR=str(tmp / "data"),
+        UNDERSIGNED_SECRET_KEY=secrets.token_urlsafe(50),
+        UNDERSIGNED_RATE_LIMIT_ALLOW="127.0.0.0/8",
+        UNDERSIGNED_DEBUG="0",
+        UNDERSIGNED_LOG_LEVEL="WARNING",
+        # No worker runs, so nothing is sent; were one started, it would find no server here.
+        EMAIL_URL="smtp://127.0.0.1:9",
+    )
+    if database == "sqlite":
+        env.pop("DATABASE_URL", None)
+    return env
+
+
+def manage(env: dict, *args: str) -> str:
+    try:
+        done = subprocess.run(
+            [BIN / "undersigned", *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"`undersigned {' '.join(args[:2])}` took more than 120 s") from None
+    if done.returncode != 0:
+        last = "\n".join(done.stderr.strip().splitlines()[-20:])
+        raise BenchError(f"`undersigned {' '.join(args[:2])}` failed:\n{last}")
+    return done.stdout
+
+
+def count_rows(env: dict) -> dict:
+    return json.loads(manage(env, "shell", "-c", COUNT_ROWS).strip().splitlines()[-1])
+
+
+def settled_rows(env: dict) -> dict:
+    """Count rows once the server has finished what was in flight (the count stops moving)."""
+    deadline = time.monotonic() + SETTLE_SECONDS
+    rows = count_rows(env)
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        again = count_rows(env)
+        if again["signatures"] == rows["signatures"]:
+            return again
+        rows = again
+    raise BenchError(f"the number of signatures still grew {SETTLE_SECONDS} s after the load")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_until_up(server: subprocess.Popen, url: str, log: Path) -> None:
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise BenchError(f"the server exited with {server.returncode}:\n{tail(log)}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:  # noqa: S310 (loopback)
+                if response.status == 200:
+                    return
+        except (urllib.error.URLError, OSError):
+            pass
+        time.sleep(0.2)
+    raise BenchError(f"the server did not answer {url} within {STARTUP_SECONDS} s:\n{tail(log)}")
+
+
+def stop(server: subprocess.Popen) -> None:
+    """SIGTERM lets Granian stop its workers; if that hangs, kill the server's process group."""
+    if server.poll() is None:
+        server.send_signal(signal.SIGTERM)
+        try:
+            server.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            pass
+    try:
+        os.killpg(server.pid, signal.SIGKILL)  # its own session: only the server and workers
+    except ProcessLookupError:
+        pass
+    server.wait(timeout=STOP_SECONDS)
+
+
+def tail(path: Path, lines: int = 30) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+class Load:
+    """Runs wrk with sign.lua, and measures the CPU time that the watched processes (each with
+    its descendants) and the rest of the machine use meanwhile. Each run tags its emails."""
+
+    def __init__(self, args, base: str, watched: dict[str, int | None]):
+        self.args = args
+        self.base = base
+        self.watched = {name: pid for name, pid in watched.items() if pid}
+        self.runs = 0
+
+    def measure(self, mode: str, path: str) -> dict:
+        self.warm_up(mode, path)
+        return self.run(mode, path)
+
+    def warm_up(self, mode: str, path: str) -> None:
+        if self.args.warmup:
+            self.wrk(mode, path, self.args.warmup)
+
+    def run(self, mode: str, path: str) -> dict:
+        trees = {name: process_tree_cpu(pid) for name, pid in self.watched.items()}
+        total_before, idle_before = machine_cpu()
+        wrk_before = children_cpu()
+        result = self.wrk(mode, path, self.args.seconds)
+        wrk_cpu = children_cpu() - wrk_before
+        total, idle = machine_cpu()
+        total, idle = total - total_before, idle - idle_before
+        result["cpu_seconds"] = {
+            name: cpu_used(before, process_tree_cpu(self.watched[name]))
+            for name, before in trees.items()
+        }
+        ours = sum(result["cpu_seconds"].values()) + wrk_cpu
+        result["cpu_seconds"]["wrk"] = wrk_cpu
+        result["other_busy_share"] = max(0.0, (total - idle - ours) / total) if total else 0.0
+        return result
+
+    def wrk(self, mode: str, path: str, seconds: int) -> dict:
+        self.runs += 1
+        command = [
+            "wrk", f"-t{self.args.threads}", f"-c{self.args.connections}", f"-d{seconds}s",
+            "--timeout", "10s", "-s", str(LUA), self.base + path, "--", mode, str(self.runs),
+        ]  # fmt: skip
+        try:
+            done = subprocess.run(
+                command, capture_output=True, text=True, timeout=seconds + 60, check=False
+            )
+        except FileNotFoundError:
+            raise BenchError("wrk is not installed (apt-get install wrk)") from None
+        except subprocess.TimeoutExpired:
+            raise BenchError(f"wrk did not finish a {seconds} s run in {seconds + 60} s") from None
+        for line in done.stdout.splitlines():
+            if line.startswith("RESULT "):
+                return json.loads(line.removeprefix("RESULT "))
+        raise BenchError(f"wrk printed no result:\n{done.stdout}\n{done.stderr}")
+
+
+# CPU accounting from /proc (Linux), in seconds of user + system time.
+
+
+def process_cpu(pid: int) -> tuple[int, float] | None:
+    """(parent pid, CPU seconds) of a process, or None if it is gone."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return int(fields[1]), (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def process_tree_cpu(root: int) -> dict[int, float]:
+    """CPU seconds of ``root`` and its descendants, by pid."""
+    table = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and (stat := process_cpu(int(entry.name))):
+            table[int(entry.name)] = stat
+    tree, frontier = {}, {root}
+    while frontier:
+        tree.update({pid: table[pid][1] for pid in frontier if pid in table})
+        frontier = {pid for pid, (parent, _) in table.items() if parent in frontier} - set(tree)
+    return tree
+
+
+def cpu_used(before: dict[int, float], after_tree: dict[int, float]) -> float:
+    # Processes that started during the run (e.g. new PostgreSQL backends) count from zero.
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after_tree.items())
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def machine_cpu() -> tuple[float, float]:
+    """(all, idle) CPU seconds of the machine since boot, summed over cores."""
+    ticks = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return sum(ticks) / CLOCK_TICKS, (ticks[3] + ticks[4]) / CLOCK_TICKS  # idle + iowait
+
+
+def machine_busy_share(seconds: float) -> float:
+    total_before, idle_before = machine_cpu()
+    time.sleep(seconds)
+    total, idle = machine_cpu()
+    return 1 - (idle - idle_before) / (total - total_before) if total > total_before else 0.0
+
+
+def postmaster_pid(database: str) -> int | None:
+    """The PostgreSQL server's pid when scripts/with-postgres started it on this machine."""
+    data_dir = os.environ.get("PG_DATA_DIR")
+    if database != "postgres" or not data_dir:
+        return None
+    try:
+        return int((Path(data_dir) / "postmaster.pid").read_text().split("\n", 1)[0])
+    except (OSError, ValueError):
+        return None
+
+
+def figure(name: str, result: dict, baseline: dict, status: str = "200") -> dict:
+    answers = result["statuses"].get(status, 0)
+    return {
+        "figure": name,
+        "counted": f"{status} answers",
+        "per_second": rate(result, status),
+        "ratio_to_baseline": rate(result, status) / rate(baseline, "200"),
+        "p50_ms": result["latency_us"]["p50"] / 1000,
+        "p99_ms": result["latency_us"]["p99"] / 1000,
+        "cpu_ms_per_request": {
+            name: 1000 * seconds / answers if answers else None
+            for name, seconds in result["cpu_seconds"].items()
+        },
+        "other_busy_share": result["other_busy_share"],
+        "responses": result["statuses"],
+        "errors": {kind: n for kind, n in result["errors"].items() if n},
+    }
+
+
+def rate(result: dict, status: str) -> float:
+    return result["statuses"].get(status, 0) / (result["duration_us"] / 1e6)
+
+
+def machine(database: str, busy_before: float) -> dict:
+    return {
+        "cores": os.cpu_count(),
+        "cpu": cpu_model(),
+        "python": platform.python_version(),
+        "database": database,
+        "os": f"{platform.system()} {platform.release()}",
+        "busy_before_load": busy_before,
+    }
+
+
+def cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown"
+
+
+def git_commit() -> str:
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()  # fmt: skip
+        dirty = subprocess.run(
+            ["git", "-C", str(ROOT), "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{head} with uncommitted changes" if dirty else head
+
+
+def print_report(report: dict) -> None:
+    m, s = report["machine"], report["setup"]
+    print(f"Machine: {m['cores']} cores, {m['cpu']}, Python {m['python']}, {m['database']}")
+    print(f"Server: {s['server']} at {s['commit']}; load: {s['load']}")
+    print()
+    width = max(len(f["figure"]) for f in report["figures"])
+    db = "db" in report["figures"][0]["cpu_ms_per_request"]
+    print(
+        f"{'figure':<{width}}  {'requests/s':>10}  {'ratio':>5}  {'p50 ms':>6}  {'p99 ms':>6}  "
+        f"{'app CPU ms/req':>14}" + (f"  {'db CPU ms/req':>13}" if db else "")
+    )
+    for f in report["figures"]:
+        cpu = f["cpu_ms_per_request"]
+        print(
+            f"{f['figure']:<{width}}  {f['per_second']:>10.1f}  {f['ratio_to_baseline']:>5.2f}  "
+            f"{f['p50_ms']:>6.1f}  {f['p99_ms']:>6.1f}  {ms(cpu['app']):>14}"
+            + (f"  {ms(cpu['db']):>13}" if db else "")
+        )
+    print("(requests/s counts 200 answers, and 202 answers for the POST; ratio: to the baseline)")
+    unexpected = False
+    for f in report["figures"]:
+        if set(f["responses"]) - {"200", "202"} or f["errors"]:
+            unexpected = True
+            print(f"  {f['figure']}: answers {f['responses']}, errors {f['errors'] or 'none'}")
+    if unexpected:
+        print(f"  The server's log is in {s['server_log']}.")
+    sig = report["signatures"]
+    print()
+    print(
+        f"Signatures: {sig['accepted_202']} answered 202; {sig['new_rows']} new Signature rows "
+        f"in the database ({sig['in_flight_at_stop']} more: requests in flight when wrk "
+        f"stopped); {sig['new_outbox_rows']} new outbox rows."
+    )
+    if not sig["agree"]:
+        print("MISMATCH: the database does not account for the 202 answers.")
+    busy = [m["busy_before_load"]] + [f["other_busy_share"] for f in report["figures"]]
+    if max(busy) > BUSY_WARNING:
+        print(
+            f"WARNING: other processes kept the machine busy ({busy[0]:.0%} before the load; "
+            f"{', '.join(f'{b:.0%}' for b in busy[1:])} of it during the three runs): "
+            "requests/s are low and noisy; compare CPU ms/req rather than requests/s."
+        )
+
+
+def ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
