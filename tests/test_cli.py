@@ -121,6 +121,7 @@ def test_it_exports_confirmed_signatures_as_csv(letter, capsys):
     rows = list(csv.DictReader(io.StringIO(capsys.readouterr().out)))
     assert sorted(r["name"] for r in rows) == ["'=HYPERLINK(1)", "Ada", "Bea"]
     assert set(rows[0]) == {
+        "verified_domain",
         "name",
         "affiliation",
         "department",

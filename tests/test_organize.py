@@ -115,9 +115,8 @@ def test_exports_stream_confirmed_signatures(as_organizer, letter):
 
 def test_the_operator_admin_lists_letters_and_signatures(admin_client, letter):
     Signature.objects.create(
-        letter=letter, name="Ada", status="confirmed", email_hash="a" * 64, email="ada@example.org"
+        letter=letter, name="Ada", status="confirmed", email_hash="a" * 64, ip_hash="b" * 64
     )
     assert admin_client.get("/admin/letters/letter/").status_code == 200
     page = admin_client.get("/admin/signatures/signature/")
     assert page.status_code == 200 and "Ada" in page.content.decode()
-    assert "ada@example.org" not in page.content.decode()

@@ -22,7 +22,7 @@ Status = OutgoingEmail.Status
 
 def queue(letter, n=1):
     for i in range(n):
-        mail.send_confirmation(f"person{i}@example.org", letter, f"token-{i}")
+        mail.send_confirmation(f"person{i}@example.org", letter, f"token-{i}", f"receipt-{i}")
 
 
 def test_a_mail_waits_while_smtp_is_down_and_goes_when_it_returns(letter, settings):

@@ -123,6 +123,7 @@ _sqlite_options = {
     "transaction_mode": "IMMEDIATE",
     "init_command": (
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000; "
+        "PRAGMA secure_delete=ON; "
         "PRAGMA foreign_keys=ON;"
     ),
 }
@@ -155,6 +156,10 @@ else:
 globals().update(_get(parse_email_url, envstr("EMAIL_URL", ""), fallback=parse_email_url("")))
 DEFAULT_FROM_EMAIL = envstr("UNDERSIGNED_FROM_EMAIL", f"Undersigned <noreply@{_base.hostname}>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The sender of discreet mail: names neither the letter, its organizers, nor this software.
+DISCREET_FROM_EMAIL = envstr(
+    "UNDERSIGNED_DISCREET_FROM_EMAIL", f"Notifications <noreply@{_base.hostname}>"
+)
 
 RATE_LIMIT_ALLOW = _get(
     parse_cidrs,
@@ -162,6 +167,16 @@ RATE_LIMIT_ALLOW = _get(
     "UNDERSIGNED_RATE_LIMIT_ALLOW",
     fallback=[],
 )
+TRUSTED_PROXIES = _get(
+    parse_cidrs,
+    envstr("UNDERSIGNED_TRUSTED_PROXIES", ""),
+    "UNDERSIGNED_TRUSTED_PROXIES",
+    fallback=[],
+)
+# Days a client address hash may stay beside a signature (for abuse tools) before it and that
+# day's key are destroyed.
+IP_HASH_DAYS = _get(envint, "UNDERSIGNED_IP_HASH_DAYS", 3, 1, fallback=3)
+MEMBER_PASS_TTL_HOURS = _get(envint, "UNDERSIGNED_MEMBER_PASS_TTL_HOURS", 24, 1, fallback=24)
 CONFIRMATION_TTL_HOURS = _get(envint, "UNDERSIGNED_CONFIRMATION_TTL_HOURS", 72, 1, fallback=72)
 # The largest request body a public endpoint accepts; larger ones get 413.
 MAX_REQUEST_BYTES = _get(envint, "UNDERSIGNED_MAX_REQUEST_BYTES", 64 * 1024, 1024, fallback=65536)

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from undersigned.letters import members
 from undersigned.letters import views as letter_views
 from undersigned.letters.urls import organize_patterns
 from undersigned.lib import errors
@@ -11,6 +12,8 @@ urlpatterns = [
     path("", letter_views.home, name="home"),
     path("l/", include("undersigned.letters.urls")),
     path("v/<str:token>", signature_views.confirm, name="confirm"),
+    path("s/<str:receipt>", signature_views.manage, name="manage"),
+    path("m/<str:token>", members.use_pass, name="member-pass"),
     path("organize/", include(organize_patterns)),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

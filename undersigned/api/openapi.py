@@ -50,7 +50,7 @@ def document() -> dict:
                 "get": {
                     "summary": "The counts alone (tiny, cacheable; pages poll it)",
                     "parameters": [_slug],
-                    "responses": {"200": _json("Count"), "404": _error},
+                    "responses": {"200": _json("Count"), "403": _error, "404": _error},
                 }
             },
             "/api/v1/letters/{slug}/signatures": {
@@ -77,7 +77,12 @@ def document() -> dict:
                             },
                         },
                     ],
-                    "responses": {"200": _json("SignaturePage"), "400": _error, "404": _error},
+                    "responses": {
+                        "200": _json("SignaturePage"),
+                        "400": _error,
+                        "403": _error,
+                        "404": _error,
+                    },
                 },
                 "post": {
                     "summary": "Sign; a confirmation link goes to the email address",
@@ -93,6 +98,7 @@ def document() -> dict:
                     "responses": {
                         "202": _json("Accepted", "Accepted; the signer must confirm by email"),
                         "400": _json("ValidationError", "Bad input, with messages per field"),
+                        "403": _error,
                         "404": _error,
                         "409": _error,
                         "413": _error,
@@ -129,14 +135,20 @@ def document() -> dict:
                         "title": text,
                         "addressed_to": text,
                         "status": {"type": "string", "enum": ["open", "closed"]},
-                        "visibility": {"type": "string", "enum": ["public", "unlisted"]},
+                        "visibility": {"type": "string", "enum": ["public", "unlisted", "members"]},
+                        "organization": text,
+                        "domains": {"type": "array", "items": text},
                         "url": {"type": "string", "format": "uri"},
                         "deadline": {"type": ["string", "null"], "format": "date-time"},
                         "published_at": {"type": ["string", "null"], "format": "date-time"},
                         "closed_at": {"type": ["string", "null"], "format": "date-time"},
                         "updated_at": {"type": "string", "format": "date-time"},
-                        "signature_count": {"type": "integer", "minimum": 0},
-                        "verified_count": {"type": "integer", "minimum": 0},
+                        "signature_count": {
+                            "type": ["integer", "null"],
+                            "minimum": 0,
+                            "description": "null when only members may see the count",
+                        },
+                        "verified_count": {"type": ["integer", "null"], "minimum": 0},
                     },
                 },
                 "Count": {
@@ -150,12 +162,19 @@ def document() -> dict:
                 },
                 "PublicSignature": {
                     "type": "object",
-                    "required": ["name", "affiliation", "department", "comment"],
+                    "description": "A listed signatory. name, affiliation and comment are null "
+                    "when the signer chose to hide their name.",
+                    "required": ["name", "affiliation", "department", "comment", "verified_domain"],
                     "properties": {
-                        "name": text,
-                        "affiliation": text,
+                        "name": {"type": ["string", "null"]},
+                        "affiliation": {"type": ["string", "null"]},
                         "department": text,
-                        "comment": text,
+                        "comment": {"type": ["string", "null"]},
+                        "verified_domain": {
+                            "type": ["string", "null"],
+                            "description": "The organization domain the signer proved an "
+                            "address at, if any",
+                        },
                     },
                 },
                 "SignaturePage": {

@@ -13,6 +13,7 @@ from django.views.decorators.debug import sensitive_post_parameters, sensitive_v
 from undersigned.letters.models import Letter
 from undersigned.signatures.forms import SignatureForm
 from undersigned.signatures.models import parse_cursor, public_page
+from undersigned.signatures.privacy import client_ip, ip_hash
 from undersigned.signatures.services import SigningError, sign
 
 
@@ -67,11 +68,14 @@ def count(request, slug):
     row = (
         Letter.objects.published()
         .filter(slug=slug)
-        .values("signature_count", "verified_count", "counted_at")
+        .values("signature_count", "verified_count", "counted_at", "visibility", "hide_count")
         .first()
     )
     if row is None:
         return _not_found(slug)
+    if row.pop("hide_count") and row.pop("visibility") == Letter.Visibility.MEMBERS:
+        return error("The organizers show this letter's count to members only.", 403)
+    row.pop("visibility", None)
     row["counted_at"] = row["counted_at"].isoformat() if row["counted_at"] else None
     return _cacheable(JsonResponse(row), 2)
 
@@ -83,6 +87,11 @@ def signatures(request, slug):
     letter = _published_letter(slug)
     if letter is None:
         return _not_found(slug)
+    if letter.members_only:
+        return error(
+            "This letter is for members of its organization only: read and sign it on its page.",
+            403,
+        )
     if request.method == "POST":
         return _sign(request, letter)
     try:
@@ -135,7 +144,7 @@ def _sign(request, letter):
         fields = {name: [str(m) for m in messages] for name, messages in form.errors.items()}
         return error("Some fields need attention.", 400, fields=fields)
     try:
-        sign(letter, form.signature_data())
+        sign(letter, form.signature_data(), *ip_hash(client_ip(request)))
     except SigningError as exc:
         return error(str(exc), exc.status)
     return JsonResponse({"status": "pending_confirmation"}, status=202)

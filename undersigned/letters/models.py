@@ -40,8 +40,10 @@ class LetterDict(TypedDict):
     published_at: str | None
     closed_at: str | None
     updated_at: str
-    signature_count: int
-    verified_count: int
+    organization: str
+    domains: list[str]
+    signature_count: int | None
+    verified_count: int | None
 
 
 class Letter(models.Model):
@@ -53,6 +55,7 @@ class Letter(models.Model):
     class Visibility(models.TextChoices):
         PUBLIC = "public", "Public: listed on the home page"
         UNLISTED = "unlisted", "Unlisted: only people with the link"
+        MEMBERS = "members", "Members only: people who prove an address at the organization"
 
     slug = models.SlugField(max_length=80, unique=True)
     title = models.CharField(max_length=200)
@@ -74,6 +77,36 @@ class Letter(models.Model):
         null=True, blank=True, help_text="Signing closes by itself at this time (optional)."
     )
     organizers = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="letters")
+
+    organization = models.CharField(
+        max_length=200,
+        blank=True,
+        help_text="The organization whose people sign, e.g. the signers' employer (optional).",
+    )
+    domains = models.CharField(
+        max_length=1000,
+        blank=True,
+        help_text="The organization's email domains, separated by spaces or commas. A signer "
+        "who confirms an address at one of them is shown as verified.",
+    )
+    include_subdomains = models.BooleanField(
+        default=False,
+        help_text="Also verify addresses at subdomains (e.g. eu.example.com for example.com).",
+    )
+    discreet_mail = models.BooleanField(
+        default=False,
+        help_text="Mail to signers names neither the letter nor its organizers (always so for "
+        "members-only letters), because employers read work mail.",
+    )
+    hide_count = models.BooleanField(
+        default=False, help_text="Members only: show the count to members only."
+    )
+    purge_after_days = models.PositiveIntegerField(
+        default=30,
+        help_text="Days after closing when the letter's hashing key is destroyed, so that no "
+        "one can ever again test an email address against its signatures.",
+    )
+    key_destroyed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -117,8 +150,40 @@ class Letter(models.Model):
         return self.status == self.Status.OPEN and not self.deadline_passed
 
     def email_hash(self, canonical: str) -> str:
+        if not self.key_salt:
+            raise ValueError(f"letter {self.slug}: its hashing key was destroyed")
         key = derive_key(settings.SECRET_KEY, "email-hash", bytes.fromhex(self.key_salt))
         return keyed_hash(key, canonical).hex()
+
+    @property
+    def domain_list(self) -> list[str]:
+        return [d for d in self.domains.replace(",", " ").split() if d]
+
+    def verified_domain(self, email_domain: str) -> str:
+        """The letter's domain that ``email_domain`` (canonical, ASCII) proves, or ""."""
+        for domain in self.domain_list:
+            if email_domain == domain or (
+                self.include_subdomains and email_domain.endswith("." + domain)
+            ):
+                return domain
+        return ""
+
+    @property
+    def members_only(self) -> bool:
+        return self.visibility == self.Visibility.MEMBERS
+
+    @property
+    def mail_is_discreet(self) -> bool:
+        return self.discreet_mail or self.members_only
+
+    def count_is_public(self) -> bool:
+        return not (self.members_only and self.hide_count)
+
+    def destroy_key(self) -> None:
+        """Make this letter's email hashes impossible to recompute, even with the secret."""
+        self.key_salt = ""
+        self.key_destroyed_at = timezone.now()
+        self.save(update_fields=["key_salt", "key_destroyed_at"])
 
     def publish(self) -> None:
         now = timezone.now()
@@ -150,8 +215,10 @@ class Letter(models.Model):
             "published_at": iso(self.published_at),
             "closed_at": iso(self.closed_at),
             "updated_at": self.updated_at.isoformat(),
-            "signature_count": self.signature_count,
-            "verified_count": self.verified_count,
+            "organization": self.organization,
+            "domains": self.domain_list,
+            "signature_count": self.signature_count if self.count_is_public() else None,
+            "verified_count": self.verified_count if self.count_is_public() else None,
         }
 
     @property
@@ -160,3 +227,16 @@ class Letter(models.Model):
         if self.status == self.Status.OPEN and self.deadline_passed:
             return self.Status.CLOSED
         return self.status
+
+
+class MemberPass(models.Model):
+    """A one-time link that proves an address at a members-only letter's organization and
+    opens that letter (only that one) for the browser session that uses it. Only the token's
+    hash is kept; the address it was sent to is not."""
+
+    letter = models.ForeignKey(Letter, on_delete=models.CASCADE, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    expires_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"member pass for letter {self.letter_id}"

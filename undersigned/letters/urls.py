@@ -1,11 +1,12 @@
 from django.urls import path
 
-from undersigned.letters import organize, views
+from undersigned.letters import members, organize, views
 
 app_name = "letters"
 urlpatterns = [
     path("<slug:slug>/", views.detail, name="detail"),
     path("<slug:slug>/signed/", views.signed, name="signed"),
+    path("<slug:slug>/members/", members.request_pass, name="members"),
 ]
 
 organize_patterns = (

@@ -1,14 +1,17 @@
-"""Public pages: the list of letters and each letter's page with its signing form."""
+"""Public pages: the list of letters and each letter's page with its signing form; for
+members-only letters, the teaser and the membership check that opens them."""
 
 from __future__ import annotations
 
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.debug import sensitive_post_parameters
 
+from undersigned.letters import members
 from undersigned.letters.models import Letter
 from undersigned.signatures.forms import SignatureForm
 from undersigned.signatures.models import parse_cursor, public_page
-from undersigned.signatures.services import LetterNotOpen, sign
+from undersigned.signatures.privacy import client_ip, ip_hash
+from undersigned.signatures.services import LetterNotOpen, SigningError, sign
 
 
 def get_published_letter(slug: str) -> Letter:
@@ -39,25 +42,33 @@ def letter_context(letter: Letter, request, form=None) -> dict:
 @sensitive_post_parameters("name", "email", "affiliation", "department", "comment")
 def detail(request, slug):
     letter = get_published_letter(slug)
+    if not members.can_read(request, letter):
+        return members.gate(request, letter)
     form = None
     status = 200
     if request.method == "POST":
         form = SignatureForm(request.POST)
         if form.is_valid():
             try:
-                sign(letter, form.signature_data())
+                sign(letter, form.signature_data(), *ip_hash(client_ip(request)))
             except LetterNotOpen as exc:
                 form.add_error(None, str(exc))
                 status = 409
+            except SigningError as exc:
+                form.add_error("email", str(exc))
+                status = 400
             else:
                 return redirect("letters:signed", slug=letter.slug)
         else:
             status = 400
-    elif request.method != "GET" and request.method != "HEAD":
+    elif request.method not in ("GET", "HEAD"):
         status = 405
-    return render(
+    response = render(
         request, "letters/detail.html", letter_context(letter, request, form), status=status
     )
+    if status == 405:
+        response["Allow"] = "GET, HEAD, POST"
+    return response
 
 
 def signed(request, slug):

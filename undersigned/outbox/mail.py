@@ -2,7 +2,11 @@
 ``emails/<kind>-subject.txt``, ``-body.txt`` and ``-body.html``.
 
 Call these inside the transaction that makes the change the mail is about: the row commits
-with it or not at all, and the worker sends only committed rows."""
+with it or not at all, and the worker sends only committed rows.
+
+Letters with discreet mail (all members-only letters) use the ``-discreet`` variants: a
+neutral subject and sender that name neither the letter nor its organizers, because the
+signer's employer may read their work mail."""
 
 from __future__ import annotations
 
@@ -12,22 +16,37 @@ from django.template.loader import render_to_string
 from undersigned.outbox.models import OutgoingEmail
 
 
-def enqueue(kind: str, to: str, context: dict) -> OutgoingEmail:
+def enqueue(kind: str, to: str, context: dict, from_email: str = "") -> OutgoingEmail:
     context = {**context, "base_url": settings.BASE_URL}
     subject = " ".join(render_to_string(f"emails/{kind}-subject.txt", context).split())
     return OutgoingEmail.objects.create(
         kind=kind,
         to=to,
-        from_email=settings.DEFAULT_FROM_EMAIL,
+        from_email=from_email or settings.DEFAULT_FROM_EMAIL,
         subject=subject[:300],
         body_text=render_to_string(f"emails/{kind}-body.txt", context),
         body_html=render_to_string(f"emails/{kind}-body.html", context),
     )
 
 
-def send_confirmation(to: str, letter, token: str) -> OutgoingEmail:
-    return enqueue("confirm", to, {"letter": letter, "url": f"{settings.BASE_URL}/v/{token}"})
+def _for_letter(kind: str, to: str, letter, **context) -> OutgoingEmail:
+    if letter.mail_is_discreet:
+        return enqueue(f"{kind}-discreet", to, context, settings.DISCREET_FROM_EMAIL)
+    return enqueue(kind, to, {"letter": letter, **context})
 
 
-def send_already_signed(to: str, letter) -> OutgoingEmail:
-    return enqueue("already-signed", to, {"letter": letter})
+def _link(prefix: str, token: str) -> str:
+    return f"{settings.BASE_URL}/{prefix}/{token}"
+
+
+def send_confirmation(to: str, letter, token: str, receipt: str) -> OutgoingEmail:
+    return _for_letter("confirm", to, letter, url=_link("v", token), manage_url=_link("s", receipt))
+
+
+def send_already_signed(to: str, letter, receipt: str) -> OutgoingEmail:
+    return _for_letter("already-signed", to, letter, manage_url=_link("s", receipt))
+
+
+def send_member_pass(to: str, letter, token: str) -> OutgoingEmail:
+    """Members-only letters are always discreet."""
+    return enqueue("member-pass", to, {"url": _link("m", token)}, settings.DISCREET_FROM_EMAIL)

@@ -18,6 +18,11 @@ log = logging.getLogger(__name__)
 Status = OutgoingEmail.Status
 
 
+# Once a mail is sent (or has failed for good) nothing of it is kept but its kind and status:
+# the address and the links in it are a signer's data.
+SCRUBBED = {"to": "", "subject": "", "body_text": "", "body_html": ""}
+
+
 def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(5 * 2 ** max(attempts - 1, 0), 3600))
 
@@ -69,7 +74,7 @@ def send_batch(batch: int = 100) -> int:
                 _failed(row, exc)
                 continue
             OutgoingEmail.objects.filter(pk=row.pk, claimed_by=row.claimed_by).update(
-                status=Status.SENT, sent_at=timezone.now(), last_error=""
+                status=Status.SENT, sent_at=timezone.now(), last_error="", **SCRUBBED
             )
             sent += 1
     finally:
@@ -85,9 +90,11 @@ def _failed(row: OutgoingEmail, exc: Exception) -> None:
     status = Status.FAILED if attempts >= MAX_ATTEMPTS else Status.QUEUED
     log.warning("mail %s attempt %s failed: %s", row.pk, attempts, type(exc).__name__)
     OutgoingEmail.objects.filter(pk=row.pk, claimed_by=row.claimed_by).update(
+        **(SCRUBBED if status == Status.FAILED else {}),
         status=status,
         attempts=attempts,
         retry_after=timezone.now() + backoff(attempts),
         claimed_by="",
-        last_error=f"{type(exc).__name__}: {exc}"[:500],
+        # The exception's text can quote the recipient (e.g. "recipient refused: <address>").
+        last_error=f"{type(exc).__name__} {getattr(exc, 'smtp_code', '')}".strip(),
     )

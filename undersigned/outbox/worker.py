@@ -1,4 +1,5 @@
-"""The worker loop: send the outbox, fold confirmations into the counts every second.
+"""The worker loop: send the outbox, fold confirmations into the counts every second, purge
+what is no longer needed every hour.
 
 Runs as ``undersigned worker``; tests run ``Worker.run`` in a thread. A stop request (SIGTERM,
 Ctrl-C, or ``stop``) lets the current batch finish, then the loop returns."""
@@ -12,7 +13,9 @@ import time
 from django.db import close_old_connections, connections
 
 from undersigned.outbox import sending
-from undersigned.signatures import counting
+from undersigned.signatures import counting, retention
+
+PURGE_EVERY = 3600  # seconds
 
 log = logging.getLogger(__name__)
 
@@ -25,6 +28,7 @@ class Worker:
         self.stopping = threading.Event()
         self._last_count = 0.0
         self._last_stale_check = 0.0
+        self._last_purge = 0.0
 
     def stop(self, *args) -> None:
         self.stopping.set()
@@ -38,6 +42,9 @@ class Worker:
         if now - self._last_stale_check >= 60:
             sending.release_stale_claims()
             self._last_stale_check = now
+        if now - self._last_purge >= PURGE_EVERY:
+            retention.purge()
+            self._last_purge = now
         return sending.send_batch(self.mail_batch)
 
     def run(self) -> None:

@@ -56,34 +56,32 @@ def apply_deltas(batch: int = 5000) -> int:
         return len(rows)
 
 
-def reconcile() -> list[tuple[str, int, int]]:
-    """Recompute every letter's count from its signatures; return (slug, old, new) for each
-    letter whose count was wrong.
+def reconcile() -> list[tuple[str, tuple[int, int], tuple[int, int]]]:
+    """Recompute every letter's counts from its signatures; return (slug, old, new) for each
+    letter whose (signature count, verified count) was wrong.
 
     With the counter locked out, one UPDATE (one snapshot, on PostgreSQL too) sets each count
     to the confirmed signatures minus the journal rows not yet applied; those rows stay in the
     journal and the counter adds them as usual."""
-    confirmed = (
-        Signature.objects.confirmed()
-        .filter(letter=OuterRef("pk"))
-        .order_by()
-        .values("letter")
-        .annotate(n=Count("id"))
-        .values("n")
-    )
-    journal = (
-        CountDelta.objects.filter(letter=OuterRef("pk"))
-        .order_by()
-        .values("letter")
-        .annotate(n=Sum("signatures"))
-        .values("n")
-    )
+
+    def confirmed(**only):
+        rows = Signature.objects.confirmed().filter(letter=OuterRef("pk")).exclude(**only)
+        return Coalesce(
+            Subquery(rows.order_by().values("letter").annotate(n=Count("id")).values("n")), 0
+        )
+
+    def journal(field):
+        rows = CountDelta.objects.filter(letter=OuterRef("pk")).order_by().values("letter")
+        return Coalesce(Subquery(rows.annotate(n=Sum(field)).values("n")), 0)
+
     with transaction.atomic():
         _take_counter_lock()
-        before = dict(Letter.objects.values_list("slug", "signature_count"))
+        counts = ("signature_count", "verified_count")
+        before = {row[0]: row[1:] for row in Letter.objects.values_list("slug", *counts)}
         Letter.objects.update(
-            signature_count=Coalesce(Subquery(confirmed), 0) - Coalesce(Subquery(journal), 0),
+            signature_count=confirmed() - journal("signatures"),
+            verified_count=confirmed(verified_domain="") - journal("verified"),
             counted_at=timezone.now(),
         )
-        after = dict(Letter.objects.values_list("slug", "signature_count"))
-    return [(slug, before[slug], count) for slug, count in after.items() if before[slug] != count]
+        after = {row[0]: row[1:] for row in Letter.objects.values_list("slug", *counts)}
+    return [(slug, before[slug], now) for slug, now in after.items() if before[slug] != now]

@@ -8,23 +8,55 @@ import json
 from collections.abc import Iterator
 
 from undersigned.letters.models import Letter
+from undersigned.lib import sealing
 from undersigned.signatures.models import Signature
 
-COLUMNS = ["name", "affiliation", "department", "comment", "display", "confirmed_on"]
+COLUMNS = [
+    "name",
+    "affiliation",
+    "department",
+    "comment",
+    "display",
+    "verified_domain",
+    "confirmed_on",
+]
 FORMATS = ("csv", "json")
+UNREADABLE = "(not sealed to this key)"
 
 
-def rows(letter: Letter) -> Iterator[tuple[str, ...]]:
-    """Confirmed signatures as tuples in ``COLUMNS`` order."""
+def rows(letter: Letter, private_key: bytes | None = None) -> Iterator[tuple[str, ...]]:
+    """Confirmed signatures as tuples in ``COLUMNS`` order.
+
+    Hidden signers' name, affiliation and comment are sealed to the organizers' keys; with
+    ``private_key`` (an organizer's, opened from their key file) they are decrypted here,
+    otherwise they are left empty. Count-only signers have none."""
     queryset = (
         Signature.objects.confirmed()
         .filter(letter=letter)
         .order_by("order_key")
-        .values_list("name", "affiliation", "department", "comment", "display", "confirmed_at")
+        .values_list(
+            "name",
+            "affiliation",
+            "department",
+            "comment",
+            "display",
+            "verified_domain",
+            "confirmed_at",
+            "sealed",
+        )
     )
-    for *fields, confirmed_at in queryset.iterator(chunk_size=5000):
+    for name, affiliation, department, comment, *rest, confirmed_at, sealed in queryset.iterator(
+        chunk_size=5000
+    ):
+        if sealed and private_key is not None:
+            try:
+                opened = sealing.unseal(sealed, private_key)
+            except sealing.SealingError:  # sealed before this key was added, or to others
+                opened = {"name": UNREADABLE, "affiliation": "", "comment": ""}
+            name, affiliation, comment = opened["name"], opened["affiliation"], opened["comment"]
         # The day only: an exact time could tie a signature to a person's whereabouts.
-        yield (*fields, confirmed_at.date().isoformat() if confirmed_at else "")
+        day = confirmed_at.date().isoformat() if confirmed_at else ""
+        yield (name, affiliation, department, comment, *rest, day)
 
 
 class _Line:
@@ -39,23 +71,23 @@ def _csv_safe(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
-def as_csv(letter: Letter) -> Iterator[str]:
+def as_csv(letter: Letter, private_key: bytes | None = None) -> Iterator[str]:
     writer = csv.writer(_Line())
     yield writer.writerow(COLUMNS)
-    for row in rows(letter):
+    for row in rows(letter, private_key):
         yield writer.writerow([_csv_safe(value) for value in row])
 
 
-def as_json(letter: Letter) -> Iterator[str]:
+def as_json(letter: Letter, private_key: bytes | None = None) -> Iterator[str]:
     yield '{"letter": ' + json.dumps(letter.slug) + ', "signatures": ['
     separator = "\n"
-    for row in rows(letter):
+    for row in rows(letter, private_key):
         yield separator + json.dumps(dict(zip(COLUMNS, row, strict=True)), ensure_ascii=False)
         separator = ",\n"
     yield "\n]}\n"
 
 
-def export(letter: Letter, fmt: str) -> Iterator[str]:
+def export(letter: Letter, fmt: str, private_key: bytes | None = None) -> Iterator[str]:
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; use csv or json")
-    return as_csv(letter) if fmt == "csv" else as_json(letter)
+    return (as_csv if fmt == "csv" else as_json)(letter, private_key)

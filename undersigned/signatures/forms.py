@@ -101,3 +101,27 @@ class SignatureForm(forms.Form):
             comment=data["comment"],
             display=data["display"],
         )
+
+
+class DisplayForm(forms.Form):
+    """Change how a signature is shown, on the signer's private page."""
+
+    display = forms.ChoiceField(
+        choices=Signature.Display.choices, widget=forms.RadioSelect, label="Show my signature as"
+    )
+    name = forms.CharField(max_length=200, required=False)
+    affiliation = forms.CharField(max_length=200, required=False)
+    comment = forms.CharField(
+        max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 3})
+    )
+
+    def clean(self):
+        data = super().clean()
+        for field in ("name", "affiliation", "comment"):
+            try:
+                reject_control_characters(data.get(field, ""), multiline=field == "comment")
+            except ValidationError as exc:
+                self.add_error(field, exc)
+        if data.get("display") == Signature.Display.PUBLIC and not (data.get("name") or "").strip():
+            self.add_error("name", "Enter the name to show: it is needed to show you publicly.")
+        return data

@@ -16,6 +16,11 @@ def random_order_key() -> int:
     return secrets.randbits(62)
 
 
+def this_hour():
+    """Times that concern a signer are kept to the hour, never the second."""
+    return timezone.now().replace(minute=0, second=0, microsecond=0)
+
+
 class SignatureQuerySet(models.QuerySet):
     def confirmed(self):
         return self.filter(status=Signature.Status.CONFIRMED)
@@ -23,18 +28,20 @@ class SignatureQuerySet(models.QuerySet):
     def pending(self):
         return self.filter(status=Signature.Status.PENDING)
 
-    def public(self):
-        return self.confirmed().filter(display=Signature.Display.PUBLIC)
+    def listed(self):
+        """Confirmed signatures that appear in the public list: named or name withheld."""
+        return self.confirmed().filter(display__in=Signature.LISTED)
 
     def expired(self, now=None):
         return self.pending().filter(token_expires_at__lte=now or timezone.now())
 
 
 class PublicSignatureDict(TypedDict):
-    name: str
-    affiliation: str
+    name: str | None
+    affiliation: str | None
     department: str
-    comment: str
+    comment: str | None
+    verified_domain: str | None
 
 
 class Signature(models.Model):
@@ -44,28 +51,39 @@ class Signature(models.Model):
 
     class Display(models.TextChoices):
         PUBLIC = "public", "Show my name and affiliation"
-        HIDDEN = "hidden", "Hide my name: show only that a signer from my organization signed"
-        COUNT = "count", "Only count me"
+        HIDDEN = "hidden", "Hide my name: show only that a signer (verified, if so) signed"
+        COUNT = "count", "Only count me: do not list me at all"
+
+    LISTED = (Display.PUBLIC, Display.HIDDEN)
 
     letter = models.ForeignKey(Letter, on_delete=models.CASCADE, related_name="signatures")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     display = models.CharField(max_length=16, choices=Display.choices, default=Display.PUBLIC)
 
-    name = models.CharField(max_length=200)
+    # Kept in plain text only for `public` signers. `hidden` signers' name, affiliation and
+    # comment live only in `sealed`, encrypted to the organizers' keys; `count` signers' not
+    # at all.
+    name = models.CharField(max_length=200, blank=True)
     affiliation = models.CharField(max_length=200, blank=True)
-    department = models.CharField(max_length=100, blank=True)
     comment = models.CharField(max_length=1000, blank=True)
+    department = models.CharField(max_length=100, blank=True)
+    sealed = models.JSONField(null=True, blank=True)
 
-    # The address is needed only to send the confirmation; the hash (keyed per letter with a
-    # secret outside the database) is what de-duplicates.
-    email = models.EmailField(max_length=254, blank=True)
+    # No email address is stored: this keyed hash (per letter, with a secret outside the
+    # database) is all that de-duplication needs.
     email_hash = models.CharField(max_length=64)
+    verified_domain = models.CharField(max_length=253, blank=True)
 
     token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
     token_expires_at = models.DateTimeField(null=True, blank=True)
 
+    # A keyed hash of the client address under that day's key, for abuse tools; cleared by
+    # `purge` after UNDERSIGNED_IP_HASH_DAYS together with the day's key.
+    ip_hash = models.CharField(max_length=64, blank=True)
+    ip_day = models.DateField(null=True, blank=True)
+
     order_key = models.BigIntegerField(default=random_order_key)
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=this_hour)
     confirmed_at = models.DateTimeField(null=True, blank=True)
 
     objects = SignatureQuerySet.as_manager()
@@ -78,9 +96,12 @@ class Signature(models.Model):
         ]
         indexes = [
             models.Index(
-                fields=["letter", "status", "display", "order_key"], name="signature_public_list"
+                fields=["letter", "order_key"],
+                name="signature_listed",
+                condition=models.Q(status="confirmed", display__in=["public", "hidden"]),
             ),
             models.Index(fields=["status", "token_expires_at"], name="signature_expiry"),
+            models.Index(fields=["ip_day"], name="signature_ip_day"),
         ]
 
     def __str__(self) -> str:
@@ -90,20 +111,48 @@ class Signature(models.Model):
     def is_confirmed(self) -> bool:
         return self.status == self.Status.CONFIRMED
 
+    @property
+    def is_verified(self) -> bool:
+        return bool(self.verified_domain)
+
     def token_expired(self, now=None) -> bool:
         return self.token_expires_at is None or self.token_expires_at <= (now or timezone.now())
 
     @staticmethod
     def new_expiry():
-        return timezone.now() + timedelta(hours=settings.CONFIRMATION_TTL_HOURS)
+        return this_hour() + timedelta(hours=settings.CONFIRMATION_TTL_HOURS + 1)
 
     def to_public_dict(self) -> PublicSignatureDict:
+        named = self.display == self.Display.PUBLIC
         return {
-            "name": self.name,
-            "affiliation": self.affiliation,
+            "name": self.name if named else None,
+            "affiliation": self.affiliation if named else None,
             "department": self.department,
-            "comment": self.comment,
+            "comment": self.comment if named else None,
+            "verified_domain": self.verified_domain or None,
         }
+
+
+class Receipt(models.Model):
+    """A signer's private link to manage their signature (withdraw, change display). Only
+    the hash of the link's token is kept; a signature may have several (one per mail)."""
+
+    signature = models.ForeignKey(Signature, on_delete=models.CASCADE, related_name="receipts")
+    token_hash = models.CharField(max_length=64, unique=True)
+
+    def __str__(self) -> str:
+        return f"receipt for signature {self.signature_id}"
+
+
+class DailySalt(models.Model):
+    """Today's random salt for hashing client addresses. With the instance secret it makes the
+    day's key; deleting the row (``purge``) makes that day's hashes impossible to recompute."""
+
+    day = models.DateField(primary_key=True)
+    salt = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return str(self.day)
 
 
 class CountDelta(models.Model):
@@ -124,14 +173,20 @@ PAGE_SIZE = 50
 
 
 def public_page(letter: Letter, after: int | None = None, limit: int = PAGE_SIZE):
-    """One page of a letter's public signatories in random-key order, cursor-paginated (an
+    """One page of a letter's listed signatories in random-key order, cursor-paginated (an
     index range scan however deep the page, unlike OFFSET). Returns (signatures, next cursor)."""
-    queryset = Signature.objects.public().filter(letter=letter)
+    queryset = Signature.objects.listed().filter(letter=letter)
     if after is not None:
         queryset = queryset.filter(order_key__gt=after)
     rows = list(
         queryset.order_by("order_key").only(
-            "name", "affiliation", "department", "comment", "order_key"
+            "name",
+            "affiliation",
+            "department",
+            "comment",
+            "display",
+            "verified_domain",
+            "order_key",
         )[: limit + 1]
     )
     next_cursor = rows[limit - 1].order_key if len(rows) > limit else None

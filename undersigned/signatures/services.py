@@ -8,13 +8,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.db import IntegrityError, transaction
-from django.utils import timezone
 
+from undersigned.accounts.models import OrganizerKey
 from undersigned.letters.models import Letter
+from undersigned.lib import sealing
 from undersigned.lib.emails import canonical_email
 from undersigned.lib.tokens import new_token, token_hash
 from undersigned.outbox import mail
-from undersigned.signatures.models import CountDelta, Signature
+from undersigned.signatures.models import CountDelta, Receipt, Signature, this_hour
 
 
 class SigningError(Exception):
@@ -45,42 +46,63 @@ class SignatureData:
     display: str = Signature.Display.PUBLIC
 
 
-def sign(letter: Letter, data: SignatureData) -> None:
+def _stored_fields(letter: Letter, data: SignatureData) -> dict:
+    """What is kept of what the signer typed, by display choice (see THREAT_MODEL.md)."""
+    private = {"name": data.name, "affiliation": data.affiliation, "comment": data.comment}
+    if data.display == Signature.Display.PUBLIC:
+        return {**private, "department": data.department, "sealed": None}
+    fields = {"name": "", "affiliation": "", "comment": "", "department": data.department}
+    keys = [key.public_key for key in OrganizerKey.objects.for_letter(letter)]
+    if data.display == Signature.Display.HIDDEN and keys:
+        return {**fields, "sealed": sealing.seal(private, keys)}
+    return {**fields, "sealed": None}  # `count`, or no organizer key: not stored at all
+
+
+def sign(letter: Letter, data: SignatureData, ip_hash: str = "", ip_day=None) -> None:
     """Record a pending signature and mail a confirmation link.
 
     The caller sees the same outcome whatever the email's history: a new address gets a
     confirmation link; an address with a pending signature gets a fresh link (the latest
     details replace the earlier ones); an address that already confirmed gets a "you already
-    signed" mail. Two requests with one address at once still leave one signature: the
-    database's unique constraint decides, and the loser takes the "already there" path.
+    signed" mail. Every mail carries a new private link to manage the signature. Two requests
+    with one address at once still leave one signature: the database's unique constraint
+    decides, and the loser takes the "already there" path.
     """
     if not letter.accepts_signatures:
         raise LetterNotOpen("This letter is closed and no longer takes signatures.")
-    email_hash = letter.email_hash(canonical_email(data.email))
-    token = new_token()
+    canonical = canonical_email(data.email)
+    verified_domain = letter.verified_domain(canonical.rpartition("@")[2])
+    if letter.members_only and not verified_domain:
+        raise SigningError(
+            f"Only people at {letter.organization or 'the organization'} can sign: use your "
+            f"address at {' or '.join(letter.domain_list)}."
+        )
+    email_hash = letter.email_hash(canonical)
+    token, receipt = new_token(), new_token()
     fields = {
-        "name": data.name,
-        "affiliation": data.affiliation,
-        "department": data.department,
-        "comment": data.comment,
+        **_stored_fields(letter, data),
         "display": data.display,
-        "email": data.email,
+        "verified_domain": verified_domain,
         "token_hash": token_hash(token).hex(),
         "token_expires_at": Signature.new_expiry(),
+        "ip_hash": ip_hash,
+        "ip_day": ip_day if ip_hash else None,
     }
     with transaction.atomic():
         try:
             with transaction.atomic():
-                Signature.objects.create(letter=letter, email_hash=email_hash, **fields)
+                signature = Signature.objects.create(letter=letter, email_hash=email_hash, **fields)
         except IntegrityError:
-            existing = Signature.objects.get(letter=letter, email_hash=email_hash)
-            if existing.is_confirmed:
-                mail.send_already_signed(data.email, letter)
+            signature = Signature.objects.get(letter=letter, email_hash=email_hash)
+            if signature.is_confirmed:
+                Receipt.objects.create(signature=signature, token_hash=token_hash(receipt).hex())
+                mail.send_already_signed(data.email, letter, receipt)
                 return
-            Signature.objects.filter(pk=existing.pk, status=Signature.Status.PENDING).update(
+            Signature.objects.filter(pk=signature.pk, status=Signature.Status.PENDING).update(
                 **fields
             )
-        mail.send_confirmation(data.email, letter, token)
+        Receipt.objects.create(signature=signature, token_hash=token_hash(receipt).hex())
+        mail.send_confirmation(data.email, letter, token, receipt)
 
 
 def signature_for_token(token: str) -> Signature:
@@ -116,10 +138,62 @@ def confirm(token: str) -> Signature:
     with transaction.atomic():
         changed = Signature.objects.filter(
             pk=signature.pk, status=Signature.Status.PENDING, token_hash=signature.token_hash
-        ).update(status=Signature.Status.CONFIRMED, confirmed_at=timezone.now())
+        ).update(status=Signature.Status.CONFIRMED, confirmed_at=this_hour())
         if changed:
-            CountDelta.objects.create(letter_id=signature.letter_id, signatures=1)
+            CountDelta.objects.create(
+                letter_id=signature.letter_id, signatures=1, verified=int(signature.is_verified)
+            )
     signature.refresh_from_db()
     if not signature.is_confirmed:  # a newer link replaced this one meanwhile
         raise InvalidToken("This confirmation link was replaced by a newer one: use that.")
     return signature
+
+
+# Self-service through the private link in every mail (``/s/<receipt>``). An unknown receipt
+# and a withdrawn signature look the same: ``signature_for_receipt`` returns None for both.
+
+
+def signature_for_receipt(receipt: str) -> Signature | None:
+    row = (
+        Receipt.objects.select_related("signature__letter")
+        .filter(token_hash=token_hash(receipt).hex())
+        .first()
+    )
+    return row.signature if row else None
+
+
+def withdraw(receipt: str) -> bool:
+    """Delete the signature behind ``receipt`` (its row, hash, ciphertext and receipts); the
+    count drops at the next batch. Returns whether there was one."""
+    signature = signature_for_receipt(receipt)
+    if signature is None:
+        return False
+    with transaction.atomic():
+        deleted, _ = Signature.objects.filter(pk=signature.pk).delete()
+        if deleted and signature.is_confirmed:
+            CountDelta.objects.create(
+                letter_id=signature.letter_id, signatures=-1, verified=-int(signature.is_verified)
+            )
+    return bool(deleted)
+
+
+def change_display(
+    receipt: str, display: str, name: str = "", affiliation: str = "", comment: str = ""
+) -> bool:
+    """Switch how the signature behind ``receipt`` is shown. Going public needs the name typed
+    again (a hidden name is sealed to the organizers: the server cannot read it); going hidden
+    seals what was public; going count-only drops it."""
+    signature = signature_for_receipt(receipt)
+    if signature is None:
+        return False
+    if display == Signature.Display.PUBLIC:
+        shown = {"name": name, "affiliation": affiliation, "comment": comment}
+    elif display == signature.display:
+        return True
+    else:
+        shown = {k: getattr(signature, k) for k in ("name", "affiliation", "comment")}
+    data = SignatureData(email="", department=signature.department, display=display, **shown)
+    Signature.objects.filter(pk=signature.pk).update(
+        display=display, **_stored_fields(signature.letter, data)
+    )
+    return True

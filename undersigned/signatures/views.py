@@ -4,9 +4,11 @@ the POST confirms."""
 from __future__ import annotations
 
 from django.shortcuts import render
+from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from undersigned.signatures import services
+from undersigned.signatures.forms import DisplayForm
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -20,3 +22,51 @@ def confirm(request, token):
         return render(request, "signatures/invalid.html", {"message": str(exc)}, status=exc.status)
     template = "signatures/confirmed.html" if signature.is_confirmed else "signatures/confirm.html"
     return render(request, template, {"letter": signature.letter, "signature": signature})
+
+
+GONE = (
+    "There is no signature behind this link. It may have been withdrawn, or the link may be "
+    "mistyped."
+)
+
+
+@sensitive_post_parameters("name", "affiliation", "comment")
+@require_http_methods(["GET", "HEAD", "POST"])
+def manage(request, receipt):
+    """The signer's private page. GET changes nothing; an unknown receipt and a withdrawn
+    signature get the same answer, so the page cannot tell anyone whether someone signed."""
+    signature = services.signature_for_receipt(receipt)
+    if signature is None:
+        return render(request, "signatures/gone.html", {"message": GONE}, status=404)
+    form = DisplayForm(
+        initial={
+            "display": signature.display,
+            "name": signature.name,
+            "affiliation": signature.affiliation,
+            "comment": signature.comment,
+        }
+    )
+    if request.method == "POST":
+        if request.POST.get("action") == "withdraw":
+            services.withdraw(receipt)
+            return render(request, "signatures/gone.html", {"message": WITHDRAWN}, status=404)
+        form = DisplayForm(request.POST)
+        if form.is_valid():
+            services.change_display(receipt, **form.cleaned_data)
+            signature.refresh_from_db()
+            form = DisplayForm(initial={**form.cleaned_data})
+            return render(
+                request,
+                "signatures/manage.html",
+                {"signature": signature, "form": form, "saved": True},
+            )
+        return render(
+            request, "signatures/manage.html", {"signature": signature, "form": form}, status=400
+        )
+    return render(request, "signatures/manage.html", {"signature": signature, "form": form})
+
+
+WITHDRAWN = (
+    "There is no signature behind this link. If you just withdrew it: it is gone, with the "
+    "hash of your address; the count drops within seconds."
+)

@@ -13,6 +13,8 @@ from undersigned.letters.forms import LetterForm
 from undersigned.letters.models import Letter
 from undersigned.signatures import export as exports
 
+OPTION = {"slug": "SLUG", "domains": "--domain", "body": "--body-file"}
+
 
 class Command(BaseCommand):
     help = "Create, list and export letters."
@@ -29,6 +31,23 @@ class Command(BaseCommand):
             "--visibility", default=Letter.Visibility.PUBLIC, choices=Letter.Visibility.values
         )
         create.add_argument("--publish", action="store_true", help="Open it for signatures now.")
+        create.add_argument("--organization", default="", help="The signers' organization.")
+        create.add_argument(
+            "--domain",
+            action="append",
+            default=[],
+            metavar="D",
+            help="An email domain of the organization (repeatable); a signer who confirms an "
+            "address there is verified.",
+        )
+        create.add_argument(
+            "--include-subdomains", action="store_true", help="Also verify subdomains."
+        )
+        create.add_argument(
+            "--discreet-mail",
+            action="store_true",
+            help="Mail naming neither letter nor organizers (always on for members-only).",
+        )
         create.add_argument(
             "--organizer",
             action="append",
@@ -42,11 +61,32 @@ class Command(BaseCommand):
         export = sub.add_parser("export", help="Stream confirmed signatures to stdout.")
         export.add_argument("slug")
         export.add_argument("--format", default="csv", choices=exports.FORMATS)
+        export.add_argument(
+            "--key",
+            metavar="FILE",
+            help="Your private key file (from `undersigned keys generate`): decrypts the names "
+            "of signers who chose to hide them. Asks for its passphrase.",
+        )
+        export.add_argument("--passphrase-file", metavar="FILE", help="Read the passphrase here.")
 
     def handle(self, *args, action, **options):
         return getattr(self, f"_{action}")(**options)
 
-    def _create(self, slug, title, body_file, addressed_to, visibility, publish, organizer, **_):
+    def _create(
+        self,
+        slug,
+        title,
+        body_file,
+        addressed_to,
+        visibility,
+        publish,
+        organizer,
+        organization,
+        domain,
+        include_subdomains,
+        discreet_mail,
+        **_,
+    ):
         body = self._read_body(body_file)
         users = []
         for username in organizer:
@@ -67,7 +107,7 @@ class Command(BaseCommand):
         )
         if not form.is_valid():
             problems = "; ".join(
-                f"{'--' + name.replace('_', '-') if name != 'slug' else 'SLUG'}: {' '.join(errors)}"
+                f"{OPTION.get(name, '--' + name.replace('_', '-'))}: {' '.join(errors)}"
                 for name, errors in form.errors.items()
             )
             raise CommandError(f"The letter was not created. {problems}")

@@ -8,8 +8,10 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         changes = reconcile()
-        for slug, old, new in changes:
-            self.stdout.write(f"{slug}: {old} -> {new}")
+        for slug, (old, old_verified), (new, new_verified) in changes:
+            self.stdout.write(
+                f"{slug}: {old} -> {new} signatures, {old_verified} -> {new_verified} verified"
+            )
         self.stdout.write(
             f"Reconciled: {len(changes)} count{'s' if len(changes) != 1 else ''} corrected."
         )

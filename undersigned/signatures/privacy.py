@@ -1,0 +1,68 @@
+"""Client addresses, kept only as keyed hashes under a key that changes daily.
+
+The day's key is derived from the instance secret (not in the database) and a random daily
+salt (in the database, so that every app server uses the same one). ``purge`` deletes salts
+older than ``IP_HASH_DAYS`` and clears the hashes made with them; from then on nothing links
+a signature to an address."""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from datetime import date, timedelta
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from undersigned.lib.tokens import derive_key, keyed_hash
+from undersigned.signatures.models import DailySalt, Signature
+
+
+def client_ip(request) -> str:
+    """The client's address: REMOTE_ADDR, or the nearest untrusted hop of X-Forwarded-For when
+    the request came through one of ``UNDERSIGNED_TRUSTED_PROXIES``."""
+    remote = request.META.get("REMOTE_ADDR", "")
+    if not settings.TRUSTED_PROXIES or not _in(remote, settings.TRUSTED_PROXIES):
+        return remote
+    hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")]
+    for hop in reversed([h for h in hops if h]):
+        if not _in(hop, settings.TRUSTED_PROXIES):
+            return hop
+    return remote
+
+
+def _in(address: str, networks) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    return any(ip in network for network in networks)
+
+
+def _salt(day: date) -> str:
+    row = DailySalt.objects.filter(day=day).first()
+    if row is None:
+        try:
+            with transaction.atomic():
+                row = DailySalt.objects.create(day=day, salt=secrets.token_hex(32))
+        except IntegrityError:  # another server made today's salt first
+            row = DailySalt.objects.get(day=day)
+    return row.salt
+
+
+def ip_hash(address: str, day: date | None = None) -> tuple[str, date]:
+    """(hash, day) for ``address``; the empty string for no address."""
+    day = day or timezone.now().date()
+    if not address:
+        return "", day
+    key = derive_key(settings.SECRET_KEY, "ip-hash", bytes.fromhex(_salt(day)))
+    return keyed_hash(key, address).hex(), day
+
+
+def forget_old_addresses(now=None) -> int:
+    """Clear IP hashes older than the window and destroy their days' salts."""
+    cutoff = (now or timezone.now()).date() - timedelta(days=settings.IP_HASH_DAYS)
+    cleared = Signature.objects.filter(ip_day__lt=cutoff).update(ip_hash="", ip_day=None)
+    DailySalt.objects.filter(day__lt=cutoff).delete()
+    return cleared

@@ -1,0 +1,45 @@
+"""Retention: delete what is no longer needed. Run by ``undersigned purge`` and hourly by the
+worker; every step is idempotent."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.utils import timezone
+
+from undersigned.letters.models import Letter, MemberPass
+from undersigned.outbox.models import OutgoingEmail
+from undersigned.signatures.models import Signature
+from undersigned.signatures.privacy import forget_old_addresses
+
+SENT_MAIL_KEPT = timedelta(days=7)
+
+
+def purge(now=None) -> dict[str, int]:
+    now = now or timezone.now()
+    done = {}
+    done["expired pending signatures"] = _deleted(Signature.objects.expired(now))
+    done["expired member links"] = _deleted(MemberPass.objects.filter(expires_at__lte=now))
+    # Sent mail is scrubbed when sent; the bare status rows go after a week.
+    done["old mail records"] = _deleted(
+        OutgoingEmail.objects.filter(
+            status__in=[OutgoingEmail.Status.SENT, OutgoingEmail.Status.FAILED],
+            created_at__lte=now - SENT_MAIL_KEPT,
+        )
+    )
+    done["address hashes cleared"] = forget_old_addresses(now)
+    closed = Letter.objects.filter(
+        status=Letter.Status.CLOSED, key_destroyed_at__isnull=True, closed_at__isnull=False
+    )
+    destroyed = 0
+    for letter in closed:
+        if letter.closed_at + timedelta(days=letter.purge_after_days) <= now:
+            letter.destroy_key()
+            destroyed += 1
+    done["letter keys destroyed"] = destroyed
+    return done
+
+
+def _deleted(queryset) -> int:
+    """Delete; return how many rows of the queryset's own model went (not cascades)."""
+    return queryset.delete()[1].get(queryset.model._meta.label, 0)
