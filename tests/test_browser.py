@@ -396,3 +396,52 @@ def test_an_organizer_writes_previews_publishes_and_closes_a_letter_that_stays_s
     )
     expect(reader.get_by_role("button", name="Sign", exact=True)).to_have_count(0)
     assert_nothing_hostile_runs(reader)
+
+
+def test_an_employee_signs_a_members_only_letter_with_javascript_off(
+    new_context, site_url, smtp_server, worker_thread, organizer
+):
+    from tests.conftest import make_letter
+
+    letter = make_letter(
+        [organizer],
+        slug="inside",
+        title="Cancel Project Nightjar",
+        visibility="members",
+        organization="Example Corp",
+        domains="example.com",
+    )
+    context = new_context(java_script_enabled=False)
+    page = context.new_page()
+    letter_url = site_url + letter.get_absolute_url()
+
+    page.goto(letter_url)
+    expect(page.get_by_role("heading", name="Cancel Project Nightjar")).to_be_visible()
+    assert "safe streets" not in page.content()  # the text stays closed to outsiders
+    textbox(page, "Your work email address").fill("ada@example.com")
+    page.get_by_role("button", name="I work at Example Corp: send me a link").click()
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+
+    recipients, message = smtp_server.wait_for(1)[0]
+    assert recipients == ["ada@example.com"]
+    assert "Nightjar" not in message["Subject"] + Inbox.text(message)
+    [pass_link] = re.findall(r"https?://\S+/m/\S+", Inbox.text(message))
+    page.goto(pass_link)
+    page.get_by_role("button", name="Open the letter").click()
+    expect(page.get_by_text("safe streets")).to_be_visible()
+
+    sign_on_the_page(
+        page, letter_url, name="Ada Quillfeather", email="ada@example.com", display="hidden"
+    )
+    recipients, message = smtp_server.wait_for(2)[1]
+    assert "Nightjar" not in message["Subject"] + Inbox.text(message)
+    page.goto(confirmation_link(smtp_server, 2, "ada@example.com"))
+    page.get_by_role("button", name="Confirm").click()
+    expect(
+        page.get_by_role("heading", name="Thank you: your signature is confirmed")
+    ).to_be_visible()
+
+    reload_until_count(page, letter_url, "1", forbidden="Ada Quillfeather")
+    expect(page.locator("#verified-count")).to_have_text("1")
+    expect(page.locator("section.signatories")).to_contain_text("verified: works at example.com")
+    assert context.third_party_requests == []

@@ -10,6 +10,8 @@ signer's employer may read their work mail."""
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.template.loader import render_to_string
 
@@ -17,7 +19,7 @@ from undersigned.outbox.models import OutgoingEmail
 
 
 def enqueue(kind: str, to: str, context: dict, from_email: str = "") -> OutgoingEmail:
-    context = {**context, "base_url": settings.BASE_URL}
+    context = {**context, "base_url": settings.BASE_URL, "site": urlsplit(settings.BASE_URL).netloc}
     subject = " ".join(render_to_string(f"emails/{kind}-subject.txt", context).split())
     return OutgoingEmail.objects.create(
         kind=kind,

@@ -103,6 +103,10 @@ class Command(BaseCommand):
                 "body": body,
                 "addressed_to": addressed_to,
                 "visibility": visibility,
+                "organization": organization,
+                "domains": " ".join(domain),
+                "include_subdomains": include_subdomains,
+                "discreet_mail": discreet_mail,
             }
         )
         if not form.is_valid():

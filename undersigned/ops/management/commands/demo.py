@@ -11,12 +11,11 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
-from django.utils import timezone
 
 from undersigned.letters.models import Letter
 from undersigned.lib.emails import canonical_email
 from undersigned.signatures.counting import reconcile
-from undersigned.signatures.models import Signature
+from undersigned.signatures.models import Signature, this_hour
 
 SLUG = "better-bike-lanes"
 TITLE = "Safe bike lanes on Harbour Road before winter"
@@ -123,20 +122,25 @@ class Command(BaseCommand):
 
     def _sign(self, letter: Letter, count: int) -> None:
         rng = random.Random(2026)  # noqa: S311  demo data, not secrets
-        now = timezone.now()
         displays = [Signature.Display.PUBLIC] * 6 + [
             Signature.Display.HIDDEN,
             Signature.Display.COUNT,
         ]
-        Signature.objects.bulk_create(
-            Signature(
-                letter=letter,
-                name=f"{rng.choice(FIRST)} {rng.choice(LAST)}",
-                affiliation=rng.choice(AFFILIATIONS),
-                email_hash=letter.email_hash(canonical_email(f"demo-{n}@example.org")),
-                display=rng.choice(displays),
-                status=Signature.Status.CONFIRMED,
-                confirmed_at=now,
+        signatures = []
+        for n in range(count):
+            display = rng.choice(displays)
+            name = f"{rng.choice(FIRST)} {rng.choice(LAST)}"
+            affiliation = rng.choice(AFFILIATIONS)
+            public = display == Signature.Display.PUBLIC  # others keep no name (no demo key)
+            signatures.append(
+                Signature(
+                    letter=letter,
+                    name=name if public else "",
+                    affiliation=affiliation if public else "",
+                    email_hash=letter.email_hash(canonical_email(f"demo-{n}@example.org")),
+                    display=display,
+                    status=Signature.Status.CONFIRMED,
+                    confirmed_at=this_hour(),
+                )
             )
-            for n in range(count)
-        )
+        Signature.objects.bulk_create(signatures)
