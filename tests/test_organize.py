@@ -120,3 +120,23 @@ def test_the_operator_admin_lists_letters_and_signatures(admin_client, letter):
     assert admin_client.get("/admin/letters/letter/").status_code == 200
     page = admin_client.get("/admin/signatures/signature/")
     assert page.status_code == 200 and "Ada" in page.content.decode()
+
+
+def test_an_organizer_adds_a_public_key_and_the_letter_page_lists_it(as_organizer, letter):
+    from undersigned.accounts.models import OrganizerKey
+    from undersigned.lib import sealing
+
+    page = as_organizer.get(f"/organize/{letter.slug}/").content.decode()
+    assert "not kept at all" in page
+    bad = as_organizer.post("/organize/keys/", {"public_key": "not a key"})
+    assert bad.status_code == 400 and not OrganizerKey.objects.exists()
+    _, public = sealing.generate_keypair()
+    assert (
+        as_organizer.post("/organize/keys/", {"public_key": public, "label": "laptop"}).status_code
+        == 302
+    )
+    again = as_organizer.post("/organize/keys/", {"public_key": public})
+    assert again.status_code == 400 and "registered already" in again.content.decode()
+    key = OrganizerKey.objects.get()
+    page = as_organizer.get(f"/organize/{letter.slug}/").content.decode()
+    assert key.key_id in page and "not kept at all" not in page

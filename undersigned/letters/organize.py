@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_POST
 
+from undersigned.accounts.models import OrganizerKey
 from undersigned.letters.forms import LetterForm
 from undersigned.letters.models import Letter
 from undersigned.letters.views import letter_context
@@ -60,10 +61,11 @@ def letter(request, slug):
         messages.success(request, "Saved.")
         return redirect("organize:letter", slug=letter.slug)
     counts = _with_counts(Letter.objects.filter(pk=letter.pk)).values("confirmed", "pending")[0]
+    sealing_keys = OrganizerKey.objects.for_letter(letter).select_related("user")
     return render(
         request,
         "organize/letter.html",
-        {"letter": letter, "form": form, "counts": counts},
+        {"letter": letter, "form": form, "counts": counts, "sealing_keys": sealing_keys},
         status=400 if form.errors else 200,
     )
 

@@ -1,5 +1,6 @@
 from django.urls import path
 
+from undersigned.accounts import views as account_views
 from undersigned.letters import members, organize, views
 
 app_name = "letters"
@@ -13,6 +14,7 @@ organize_patterns = (
     [
         path("", organize.dashboard, name="dashboard"),
         path("new/", organize.create, name="create"),
+        path("keys/", account_views.keys, name="keys"),
         path("<slug:slug>/", organize.letter, name="letter"),
         path("<slug:slug>/preview/", organize.preview, name="preview"),
         path("<slug:slug>/publish/", organize.publish, name="publish"),
