@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db import IntegrityError, transaction
+from django.db import transaction
 
 from undersigned.accounts.models import OrganizerKey
 from undersigned.letters.models import Letter
@@ -66,7 +66,8 @@ def sign(letter: Letter, data: SignatureData, ip_hash: str = "", ip_day=None) ->
     details replace the earlier ones); an address that already confirmed gets a "you already
     signed" mail. Every mail carries a new private link to manage the signature. Two requests
     with one address at once still leave one signature: the database's unique constraint
-    decides, and the loser takes the "already there" path.
+    decides (the insert does nothing for the second), and the second takes the "already
+    there" path.
     """
     if not letter.accepts_signatures:
         raise LetterNotOpen("This letter is closed and no longer takes signatures.")
@@ -89,19 +90,20 @@ def sign(letter: Letter, data: SignatureData, ip_hash: str = "", ip_day=None) ->
         "ip_day": ip_day if ip_hash else None,
     }
     with transaction.atomic():
-        try:
-            with transaction.atomic():
-                signature = Signature.objects.create(letter=letter, email_hash=email_hash, **fields)
-        except IntegrityError:
-            signature = Signature.objects.get(letter=letter, email_hash=email_hash)
-            if signature.is_confirmed:
-                Receipt.objects.create(signature=signature, token_hash=token_hash(receipt).hex())
-                mail.send_already_signed(data.email, letter, receipt)
-                return
+        # New and known addresses take the same steps (an insert that may do nothing, a read,
+        # a receipt, a mail), so that neither the answer nor its timing tells them apart.
+        Signature.objects.bulk_create(
+            [Signature(letter=letter, email_hash=email_hash, **fields)], ignore_conflicts=True
+        )
+        signature = Signature.objects.get(letter=letter, email_hash=email_hash)
+        Receipt.objects.create(signature=signature, token_hash=token_hash(receipt).hex())
+        if signature.is_confirmed:
+            mail.send_already_signed(data.email, letter, receipt)
+            return
+        if signature.token_hash != fields["token_hash"]:  # pending from an earlier attempt
             Signature.objects.filter(pk=signature.pk, status=Signature.Status.PENDING).update(
                 **fields
             )
-        Receipt.objects.create(signature=signature, token_hash=token_hash(receipt).hex())
         mail.send_confirmation(data.email, letter, token, receipt)
 
 

@@ -1,0 +1,126 @@
+"""Does the time of an answer tell whether an email already signed? It should not.
+
+    .venv/bin/python bench/enumeration.py [--rounds N] [--database sqlite|postgres]
+
+Starts the production server on a fresh instance, confirms a set of addresses, then signs
+through the API, alternating a new address and an already-confirmed one, one request at a
+time, and prints the latency distribution of each kind side by side with their ratio. The
+two paths do the same database work (an insert attempt, a receipt, an outbox row), so the
+medians should agree within noise (a ratio near 1.00). It also checks that every answer's
+status and body are identical.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.sign import (  # noqa: E402
+    BIN,
+    SLUG,
+    BenchError,
+    free_port,
+    instance_env,
+    manage,
+    stop,
+    wait_until_up,
+)
+
+CONFIRM_KNOWN = """
+from undersigned.letters.models import Letter
+from undersigned.outbox.models import OutgoingEmail
+from undersigned.signatures import services
+letter = Letter.objects.get(slug="{slug}")
+for i in range({known}):
+    services.sign(letter, services.SignatureData(name="Known", email=f"known{{i}}@example.org"))
+    body = OutgoingEmail.objects.filter(kind="confirm").latest("id").body_text
+    services.confirm(body.split("/v/")[1].split()[0])
+print("confirmed", {known})
+"""
+
+
+def post(url: str, payload: dict) -> tuple[float, int, bytes]:
+    request = urllib.request.Request(  # noqa: S310  loopback only
+        url, json.dumps(payload).encode(), {"Content-Type": "application/json"}
+    )
+    start = time.perf_counter()
+    with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310  loopback only
+        body = response.read()
+        return time.perf_counter() - start, response.status, body
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=400, help="pairs of requests (max 5000)")
+    parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
+    args = parser.parse_args()
+    if not 10 <= args.rounds <= 5000:
+        parser.error("--rounds must be 10-5000")
+    known = 50
+    with tempfile.TemporaryDirectory(prefix="undersigned-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        env = instance_env(args.database, tmp)
+        (tmp / "data").mkdir()
+        body = tmp / "letter.md"
+        body.write_text("A letter for the benchmark.\n")
+        manage(env, "migrate", "--no-input", "-v", "0")
+        manage(
+            env, "letter", "create", SLUG, "--title", "Bench", "--body-file", str(body), "--publish"
+        )
+        manage(env, "shell", "-c", CONFIRM_KNOWN.format(slug=SLUG, known=known))
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        log = tmp / "server.log"
+        with log.open("wb") as log_file:
+            server = subprocess.Popen(
+                [BIN / "undersigned", "serve", "--port", str(port), "--workers", "1"],
+                env=env,
+                cwd=tmp,
+                stdout=log_file,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            wait_until_up(server, f"{base}/ping", log)
+            url = f"{base}/api/v1/letters/{SLUG}/signatures"
+            times = {"new": [], "known": []}
+            answers = set()
+            for i in range(20):  # warm-up
+                post(url, {"name": "Warm", "email": f"warm{i}@example.org"})
+            for i in range(args.rounds):
+                for kind, email in (
+                    ("new", f"new{i}@example.org"),
+                    ("known", f"known{i % known}@example.org"),
+                ):
+                    elapsed, status, answer = post(url, {"name": "Probe", "email": email})
+                    times[kind].append(elapsed * 1000)
+                    answers.add((status, answer))
+        except BenchError as exc:
+            print(f"bench/enumeration.py: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            stop(server)
+    print(f"Database: {args.database}; {args.rounds} pairs, one request at a time\n")
+    print(f"{'address':<10}{'median ms':>11}{'p10 ms':>9}{'p90 ms':>9}")
+    stats = {}
+    for kind, values in times.items():
+        deciles = statistics.quantiles(values, n=10)
+        stats[kind] = statistics.median(values)
+        print(f"{kind:<10}{stats[kind]:>11.2f}{deciles[0]:>9.2f}{deciles[-1]:>9.2f}")
+    print(f"\nmedian ratio known/new: {stats['known'] / stats['new']:.3f}")
+    print(f"distinct (status, body) answers: {len(answers)} (must be 1)")
+    return 0 if len(answers) == 1 else 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
