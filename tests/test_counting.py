@@ -65,3 +65,14 @@ def test_reconcile_leaves_unapplied_journal_rows_to_the_counter(letter):
 def test_reconcile_says_when_nothing_was_wrong(letter, capsys):
     call_command("reconcile")
     assert "0 counts corrected" in capsys.readouterr().out
+
+
+def test_reconcile_recomputes_the_verified_count(letter, capsys):
+    confirmed(letter, 3)
+    Signature.objects.filter(email_hash__in=[f"{i:064x}" for i in range(2)]).update(
+        verified_domain="example.com"
+    )
+    call_command("reconcile")
+    letter.refresh_from_db()
+    assert (letter.signature_count, letter.verified_count) == (3, 2)
+    assert "0 -> 2 verified" in capsys.readouterr().out

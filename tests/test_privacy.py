@@ -438,3 +438,69 @@ def test_purge_deletes_old_mail_records(client, letter, smtp_server):
     with time_machine.travel(timezone.now() + timedelta(days=8)):
         assert purge()["old mail records"] == 1
     assert not OutgoingEmail.objects.exists()
+
+
+# --- organizers read hidden names offline ---------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_an_organizer_decrypts_hidden_names_in_an_export_with_their_key(
+    client, letter, organizer, tmp_path, capsys
+):
+    import csv
+    import io
+
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    private, public = sealing.generate_keypair()
+    key_file = tmp_path / "key.json"
+    key_file.write_bytes(sealing.protect_private_key(private, "correct horse"))
+    passphrase = tmp_path / "pass"
+    passphrase.write_text("correct horse\n")
+    OrganizerKey.objects.register(organizer, public)
+    sign(client, letter, "ada@example.org", "hidden", name="Ada Hidden")
+    client.post(f"/v/{last_token()}")
+    sign(client, letter, "bob@example.org", "public", name="Bob Public")
+    client.post(f"/v/{last_token()}")
+
+    def export(*options):
+        call_command("letter", "export", letter.slug, *options)
+        return {r["display"]: r for r in csv.DictReader(io.StringIO(capsys.readouterr().out))}
+
+    plain = export()
+    assert plain["hidden"]["name"] == "" and plain["public"]["name"] == "Bob Public"
+    opened = export("--key", str(key_file), "--passphrase-file", str(passphrase))
+    assert opened["hidden"]["name"] == "Ada Hidden"
+    assert opened["hidden"]["affiliation"] == "Analytical Society"
+
+    other_private, _ = sealing.generate_keypair()
+    other = tmp_path / "other.json"
+    other.write_bytes(sealing.protect_private_key(other_private, "correct horse"))
+    assert (
+        export("--key", str(other), "--passphrase-file", str(passphrase))["hidden"]["name"]
+        == "(not sealed to this key)"
+    )
+    passphrase.write_text("wrong\n")
+    with pytest.raises(CommandError, match="wrong passphrase"):
+        export("--key", str(key_file), "--passphrase-file", str(passphrase))
+
+
+@pytest.mark.parametrize(
+    "remote, forwarded, trusted, expected",
+    [
+        ("203.0.113.5", "198.51.100.1", "", "203.0.113.5"),  # no proxy trusted: ignore XFF
+        ("10.0.0.2", "198.51.100.1", "10.0.0.0/8", "198.51.100.1"),
+        ("10.0.0.2", "6.6.6.6, 198.51.100.1, 10.0.0.3", "10.0.0.0/8", "198.51.100.1"),
+        ("203.0.113.5", "198.51.100.1", "10.0.0.0/8", "203.0.113.5"),  # not from the proxy
+    ],
+)
+def test_forwarded_addresses_are_believed_only_from_trusted_proxies(
+    rf, settings, remote, forwarded, trusted, expected
+):
+    from undersigned.lib.config import parse_cidrs
+    from undersigned.signatures.privacy import client_ip
+
+    settings.TRUSTED_PROXIES = parse_cidrs(trusted, "test")
+    request = rf.get("/", REMOTE_ADDR=remote, HTTP_X_FORWARDED_FOR=forwarded)
+    assert client_ip(request) == expected

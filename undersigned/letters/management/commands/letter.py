@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import sys
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from django.db import transaction
 
 from undersigned.letters.forms import LetterForm
 from undersigned.letters.models import Letter
+from undersigned.lib import sealing
 from undersigned.signatures import export as exports
 
 OPTION = {"slug": "SLUG", "domains": "--domain", "body": "--body-file"}
@@ -145,13 +147,28 @@ class Command(BaseCommand):
                 f"{letter.signature_count} signed\t{letter.title}"
             )
 
-    def _export(self, slug, format, **_):  # noqa: A002  (the option's public name)
+    def _export(self, slug, format, key, passphrase_file, **_):  # noqa: A002  (option name)
         letter = Letter.objects.filter(slug=slug).first()
         if letter is None:
             raise CommandError(
                 f"There is no letter {slug!r}; `undersigned letter list` shows them."
             )
+        private_key = self._open_key(key, passphrase_file) if key else None
         out = sys.stdout
-        for chunk in exports.export(letter, format):
+        for chunk in exports.export(letter, format, private_key):
             out.write(chunk)
         out.flush()
+
+    def _open_key(self, key: str, passphrase_file: str | None) -> bytes:
+        try:
+            data = Path(key).read_bytes()
+            if passphrase_file:
+                passphrase = Path(passphrase_file).read_text().splitlines()[0]
+            else:
+                passphrase = getpass.getpass(f"Passphrase for {key}: ")
+        except (OSError, IndexError) as exc:
+            raise CommandError(f"Cannot read the key or passphrase file: {exc}") from None
+        try:
+            return sealing.open_private_key(data, passphrase)
+        except sealing.SealingError as exc:
+            raise CommandError(str(exc)) from None
