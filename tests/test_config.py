@@ -96,3 +96,14 @@ def test_email_urls_are_parsed():
     )
     assert parse_email_url("smtps://mail.example")["EMAIL_PORT"] == 465
     assert parse_email_url("")["EMAIL_BACKEND"].endswith("console.EmailBackend")
+
+
+def test_the_data_dir_is_created_or_its_problem_reported(tmp_path):
+    fresh = tmp_path / "new" / "nested"
+    assert check(UNDERSIGNED_DATA_DIR=str(fresh), **GOOD).returncode == 0
+    assert fresh.is_dir()
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    result = check(UNDERSIGNED_DATA_DIR=str(blocked / "sub"), **GOOD)
+    assert result.returncode != 0 and "cannot be created" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -34,6 +34,12 @@ def _get(parse, *args, fallback):
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(envstr("UNDERSIGNED_DATA_DIR", "var")).resolve()
+try:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+except OSError as _exc:
+    CONFIG_ERRORS.append(
+        f"UNDERSIGNED_DATA_DIR={str(DATA_DIR)!r} cannot be created: {_exc.strerror}"
+    )
 DEBUG = _get(envbool, "UNDERSIGNED_DEBUG", False, fallback=False)
 
 SECRET_KEY = _get(envstr, "UNDERSIGNED_SECRET_KEY", fallback="")
