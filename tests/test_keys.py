@@ -474,7 +474,7 @@ def test_generate_works_without_a_configured_instance(tmp_path, passphrase_file)
     assert result.returncode == 0, result.stderr
     public = printed(result.stdout, "Public key")
     assert json.loads(out_path.read_bytes())["public_key"] == public
-    assert not (tmp_path / "var").exists()
+    assert not list(tmp_path.glob("var/*.sqlite3*"))  # no database was opened
 
 
 # --- undersigned keys add and list --------------------------------------------------------------
