@@ -183,6 +183,8 @@ TRUSTED_PROXIES = _get(
 # day's key are destroyed.
 IP_HASH_DAYS = _get(envint, "UNDERSIGNED_IP_HASH_DAYS", 3, 1, fallback=3)
 MEMBER_PASS_TTL_HOURS = _get(envint, "UNDERSIGNED_MEMBER_PASS_TTL_HOURS", 24, 1, fallback=24)
+# A mail claimed by a worker that died before sending it is sent again after this long.
+MAIL_CLAIM_TIMEOUT_SECONDS = _get(envint, "UNDERSIGNED_MAIL_CLAIM_TIMEOUT", 300, 5, fallback=300)
 CONFIRMATION_TTL_HOURS = _get(envint, "UNDERSIGNED_CONFIRMATION_TTL_HOURS", 72, 1, fallback=72)
 # The largest request body a public endpoint accepts; larger ones get 413.
 MAX_REQUEST_BYTES = _get(envint, "UNDERSIGNED_MAX_REQUEST_BYTES", 64 * 1024, 1024, fallback=65536)

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
 MAX_ATTEMPTS = 30  # with backoff capped at an hour: about a day of trying
-STALE_CLAIM = timedelta(minutes=5)
 
 
 class OutgoingEmailQuerySet(models.QuerySet):
@@ -19,7 +19,8 @@ class OutgoingEmailQuerySet(models.QuerySet):
         """Rows a worker claimed and never finished (it was killed): safe to send again."""
         return self.filter(
             status=OutgoingEmail.Status.SENDING,
-            claimed_at__lte=(now or timezone.now()) - STALE_CLAIM,
+            claimed_at__lte=(now or timezone.now())
+            - timedelta(seconds=settings.MAIL_CLAIM_TIMEOUT_SECONDS),
         )
 
 

@@ -10,6 +10,7 @@ import logging
 import threading
 import time
 
+from django.conf import settings
 from django.db import close_old_connections, connections
 
 from undersigned.outbox import sending
@@ -39,7 +40,7 @@ class Worker:
         if now - self._last_count >= self.count_every:
             counting.apply_deltas()
             self._last_count = now
-        if now - self._last_stale_check >= 60:
+        if now - self._last_stale_check >= min(60, settings.MAIL_CLAIM_TIMEOUT_SECONDS / 2):
             sending.release_stale_claims()
             self._last_stale_check = now
         if now - self._last_purge >= PURGE_EVERY:
