@@ -1,7 +1,8 @@
 """The outbox worker's verbs: claim due rows, send them over one SMTP connection, record the
 outcome. Several workers may run at once: a row is sent by whoever's conditional UPDATE
 claimed it. A worker killed mid-send leaves its claim behind; after
-``UNDERSIGNED_MAIL_CLAIM_TIMEOUT`` seconds the row is queued again, so a mail may (rarely) go out twice, but is never lost."""
+``UNDERSIGNED_MAIL_CLAIM_TIMEOUT`` seconds the row is queued again, so a mail may (rarely)
+go out twice, but is never lost."""
 
 from __future__ import annotations
 
