@@ -1,4 +1,11 @@
-"""Error answers in the form the client asked for: JSON for the API, a page for people."""
+"""Error answers in the form the client asked for: JSON for the API, a page for people.
+
+PUBLIC_FORMS_WITHOUT_CSRF: the signer's forms (sign, confirm, manage, members-only link) take
+no CSRF token, on purpose. A forged cross-site POST could only do what its sender could do
+directly: sign with an address that must then be confirmed by its owner, or use a secret link
+it would need to know. Without the token the letter page carries nothing per visitor and sets
+no cookie, so it can be cached by anyone in front of the site during a surge, and people who
+block cookies can still sign. Organizer and operator forms keep Django's CSRF protection."""
 
 from __future__ import annotations
 

@@ -4,6 +4,7 @@ the POST confirms."""
 from __future__ import annotations
 
 from django.shortcuts import render
+from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
@@ -11,6 +12,7 @@ from undersigned.signatures import services
 from undersigned.signatures.forms import DisplayForm
 
 
+@csrf_exempt  # the token is the proof; see lib/http.py
 @require_http_methods(["GET", "HEAD", "POST"])
 def confirm(request, token):
     try:
@@ -30,6 +32,7 @@ GONE = (
 )
 
 
+@csrf_exempt  # the receipt is the proof; see lib/http.py
 @sensitive_post_parameters("name", "affiliation", "comment")
 @require_http_methods(["GET", "HEAD", "POST"])
 def manage(request, receipt):
