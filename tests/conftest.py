@@ -11,8 +11,10 @@ from email import message_from_bytes, policy
 import pytest
 from aiosmtpd.controller import Controller
 from django.core import mail
+from django.core.cache import cache
 
 from undersigned.letters.models import Letter
+from undersigned.lib.caching import recent
 from undersigned.outbox import sending
 from undersigned.outbox.models import OutgoingEmail
 from undersigned.outbox.worker import Worker
@@ -75,11 +77,13 @@ def closed_letter(organizer):
 
 
 def drain() -> None:
-    """What the worker does, run to completion: send every due mail, fold the counts."""
+    """What the worker does, run to completion: send every due mail, fold the counts. Then
+    let this process's second-long cache expire, as it would before anyone looked again."""
     while sending.send_batch():
         pass
     while counting.apply_deltas():
         pass
+    recent.clear()
 
 
 def confirmation_token(message_body: str) -> str:
@@ -150,8 +154,10 @@ def worker_thread(transactional_db):
 
 
 @pytest.fixture(autouse=True)
-def _clear_mail():
+def _clear_mail_and_caches():
     mail.outbox = []
+    cache.clear()
+    recent.clear()
 
 
 def subprocess_env() -> dict:

@@ -9,6 +9,7 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
+from undersigned.lib.caching import forget_cached
 from undersigned.lib.markdown import render_markdown
 from undersigned.lib.tokens import derive_key, keyed_hash
 
@@ -129,6 +130,10 @@ class Letter(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    def save(self, *args, **kwargs):
+        super().save(*args, **kwargs)
+        forget_cached(self.slug)
 
     def get_absolute_url(self) -> str:
         return reverse("letters:detail", args=[self.slug])

@@ -9,14 +9,17 @@ write lock that every IMMEDIATE transaction takes anyway."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Count, F, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from undersigned.letters.models import Letter
+from undersigned.lib.caching import MISSING, etag_for, letter_key, recent
 from undersigned.signatures.models import CountDelta, Signature
 
 COUNTER_LOCK_ID = 0x756E6473  # "unds"
@@ -53,7 +56,8 @@ def apply_deltas(batch: int = 5000) -> int:
                 verified_count=F("verified_count") + verified,
                 counted_at=now,
             )
-        return len(rows)
+    refresh_counts(list(totals))  # after the commit, for readers in other processes
+    return len(rows)
 
 
 def reconcile() -> list[tuple[str, tuple[int, int], tuple[int, int]]]:
@@ -84,4 +88,64 @@ def reconcile() -> list[tuple[str, tuple[int, int], tuple[int, int]]]:
             counted_at=timezone.now(),
         )
         after = {row[0]: row[1:] for row in Letter.objects.values_list("slug", *counts)}
+    refresh_counts(Letter.objects.values_list("pk", flat=True))
     return [(slug, before[slug], now) for slug, now in after.items() if before[slug] != now]
+
+
+# --- the count endpoint's cache ---------------------------------------------------------------
+
+COUNT_SECONDS = 5  # in the shared cache; the counter refreshes entries it changes
+RECENT_SECONDS = 1  # in each process
+
+
+def _count_key(slug: str) -> str:
+    return letter_key("count", slug)
+
+
+def _count_entry(row: dict | None) -> dict:
+    """What the count endpoint serves for a letter row (or no row): a ready JSON body."""
+    if row is None:
+        return {"status": 404}
+    if row["visibility"] == Letter.Visibility.MEMBERS and row["hide_count"]:
+        return {"status": 403}
+    counted_at = row["counted_at"].isoformat() if row["counted_at"] else None
+    body = json.dumps(
+        {
+            "signature_count": row["signature_count"],
+            "verified_count": row["verified_count"],
+            "counted_at": counted_at,
+        }
+    ).encode()
+    return {"status": 200, "body": body, "etag": etag_for(body)}
+
+
+COUNT_FIELDS = (
+    "slug",
+    "signature_count",
+    "verified_count",
+    "counted_at",
+    "visibility",
+    "hide_count",
+)
+
+
+def count_entry(slug: str) -> dict:
+    """The cached count answer for ``slug``: this process's copy, else the shared cache's,
+    else one query (whose answer both keep)."""
+    key = _count_key(slug)
+    entry = recent.get(key)
+    if entry is MISSING:
+        entry = cache.get(key)
+        if entry is None:
+            row = Letter.objects.published().filter(slug=slug).values(*COUNT_FIELDS).first()
+            entry = _count_entry(row)
+            cache.set(key, entry, COUNT_SECONDS)
+        recent.set(key, entry, RECENT_SECONDS)
+    return entry
+
+
+def refresh_counts(letter_ids) -> None:
+    """After a batch: put the new counts in the shared cache (which app servers read when
+    their own copy expires)."""
+    rows = Letter.objects.published().filter(pk__in=letter_ids).values(*COUNT_FIELDS)
+    cache.set_many({_count_key(row["slug"]): _count_entry(row) for row in rows}, COUNT_SECONDS)

@@ -1,0 +1,340 @@
+"""Faults a deployment meets, with real processes on the test database (SQLite or PostgreSQL):
+a worker killed with SIGKILL in the middle of a batch, two workers sharing the outbox and the
+counter, two app servers and two workers at once. Mail goes to real SMTP servers on loopback.
+
+PostgreSQL restarting under load and SMTP down for a minute take real time and a server of
+their own: they are in bench/faults.py."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from contextlib import ExitStack, contextmanager
+from datetime import timedelta
+from http.cookiejar import CookieJar
+from urllib.parse import urlencode
+
+import pytest
+from django.db import connection
+from django.db.models import Max
+from django.utils import timezone
+
+from tests.conftest import Inbox, confirmation_token, free_port, subprocess_env
+from undersigned.letters.models import Letter
+from undersigned.outbox import mail
+from undersigned.outbox.models import OutgoingEmail
+from undersigned.signatures import counting, services
+from undersigned.signatures.models import CountDelta, Signature
+
+pytestmark = pytest.mark.django_db(transaction=True)
+Status = OutgoingEmail.Status
+CLAIM_TIMEOUT = 5  # seconds: the least UNDERSIGNED_MAIL_CLAIM_TIMEOUT accepts
+
+
+class SlowInbox(Inbox):
+    """An SMTP server that keeps each mail, then waits ``delay`` seconds before it answers 250,
+    as a real server queues a mail before it replies: a sender killed while it waits has
+    delivered a mail that it did not record as sent."""
+
+    def __init__(self, port: int, delay: float = 0.0):
+        super().__init__(port)
+        self.delay = delay
+
+    async def handle_DATA(self, server, session, envelope):  # noqa: N802  (aiosmtpd's name)
+        answer = await super().handle_DATA(server, session, envelope)
+        await asyncio.sleep(self.delay)
+        return answer
+
+
+@contextmanager
+def inboxes(count: int, delay: float = 0.0):
+    with ExitStack() as stack:
+        boxes = []
+        for _ in range(count):
+            box = SlowInbox(free_port(), delay)
+            box.controller.start()
+            stack.callback(box.controller.stop)
+            boxes.append(box)
+        yield boxes
+
+
+def recipients(*boxes: Inbox) -> Counter:
+    """How many mails each address received, over all ``boxes``."""
+    return Counter(to for box in boxes for rcpt_tos, _ in list(box.messages) for to in rcpt_tos)
+
+
+def wait_until(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
+        time.sleep(0.1)
+
+
+class Processes:
+    """``undersigned`` subprocesses on the test database, each in a session of its own with its
+    output in a file; whatever is still running at the end is stopped."""
+
+    def __init__(self, tmp_path):
+        self.tmp_path = tmp_path
+        self.running: list[tuple[subprocess.Popen, object]] = []
+
+    def start(self, *args: str, **env: str) -> subprocess.Popen:
+        log = (self.tmp_path / f"{args[0]}-{len(self.running)}.log").open("w+b")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "undersigned", *args],
+            env={**subprocess_env(), "PYTHONUNBUFFERED": "1", **env},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        process.log = log
+        self.running.append((process, log))
+        return process
+
+    def worker(self, inbox: Inbox, **env: str) -> subprocess.Popen:
+        return self.start("worker", EMAIL_URL=f"smtp://127.0.0.1:{inbox.port}", **env)
+
+    def serve(self, name: str) -> str:
+        """Start an app server with a data folder of its own; return its base URL once it
+        answers."""
+        port = free_port()
+        process = self.start(
+            "serve",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            UNDERSIGNED_DATA_DIR=str(self.tmp_path / name),
+            UNDERSIGNED_RATE_LIMIT_ALLOW="127.0.0.0/8",
+        )
+        base = f"http://127.0.0.1:{port}"
+
+        def up() -> bool:
+            assert process.poll() is None, output(process)
+            try:
+                return http("GET", f"{base}/ping")[0] == 200
+            except OSError:
+                return False
+
+        wait_until(up, 60, f"the server on port {port} answers")
+        return base
+
+    def stop(self, process: subprocess.Popen) -> str:
+        """SIGTERM, as an operator stops it; return its output."""
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(process.pid, signal.SIGKILL)
+                process.wait(timeout=15)
+                raise AssertionError(f"{process.args} did not stop on SIGTERM in 15 s") from None
+        return output(process)
+
+    def close(self) -> None:
+        for process, log in self.running:
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)  # its own session: only what we started
+                process.wait(timeout=15)
+            log.close()
+
+
+def output(process: subprocess.Popen) -> str:
+    process.log.flush()
+    process.log.seek(0)
+    return process.log.read().decode(errors="replace")
+
+
+@pytest.fixture
+def processes(tmp_path):
+    started = Processes(tmp_path)
+    yield started
+    started.close()
+
+
+def http(method: str, url: str, payload: dict | None = None, opener=None) -> tuple[int, str]:
+    data = json.dumps(payload).encode() if payload is not None else None
+    request = urllib.request.Request(url, data=data, method=method)  # noqa: S310  loopback
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    try:
+        with (opener or urllib.request.build_opener()).open(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def confirm_over_http(base: str, token: str) -> tuple[int, str]:
+    """What a person does: open the link (a page with a button), press the button."""
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+    url = f"{base}/v/{token}"
+    status, page = http("GET", url, opener=opener)
+    assert status == 200, page
+    field = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page)
+    form = urlencode({"csrfmiddlewaretoken": field[1]} if field else {}).encode()
+    request = urllib.request.Request(url, data=form, method="POST")  # noqa: S310  loopback
+    try:
+        with opener.open(request, timeout=30) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def in_threads(task, items: list, threads: int) -> list:
+    """``task(item)`` for every item from ``threads`` threads at once (each with its own
+    database connection); the results in the order of ``items``."""
+    results, errors = [None] * len(items), []
+
+    def run(offset: int) -> None:
+        try:
+            for i in range(offset, len(items), threads):
+                results[i] = task(items[i])
+        except Exception as exc:  # noqa: BLE001  reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    pool = [threading.Thread(target=run, args=(k,)) for k in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(60)
+    assert not any(thread.is_alive() for thread in pool), "a thread is still running after 60 s"
+    assert not errors, errors
+    return results
+
+
+def settled_count(letter: Letter, expected: int) -> int:
+    """The letter's count once the counters have folded the journal (bounded wait)."""
+
+    def folded() -> bool:
+        return not CountDelta.objects.exists() and (
+            Letter.objects.get(pk=letter.pk).signature_count >= expected
+        )
+
+    wait_until(folded, 20, "the counters fold every confirmation")
+    return Letter.objects.get(pk=letter.pk).signature_count
+
+
+def test_a_worker_killed_mid_batch_loses_no_mail_and_repeats_only_the_one_in_flight(
+    letter, processes
+):
+    addresses = [f"person{i}@example.org" for i in range(200)]
+    for i, address in enumerate(addresses):
+        mail.send_confirmation(address, letter, f"token-{i}", f"receipt-{i}")
+
+    with inboxes(1, delay=0.01) as [inbox]:
+        first = processes.worker(inbox)
+        inbox.wait_for(30, timeout=30)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        arrived = len(inbox.messages)
+        statuses = Counter(OutgoingEmail.objects.values_list("status", flat=True))
+        print("\nKILL: arrived", arrived, "statuses", dict(statuses))
+        assert 30 <= arrived < 200, arrived
+        assert statuses[Status.SENDING] > 0, statuses  # it died holding a claimed batch
+
+        # Claims older than UNDERSIGNED_MAIL_CLAIM_TIMEOUT are queued again by the next worker
+        # on its first round (then only once a minute): start it once they are that old.
+        newest = OutgoingEmail.objects.filter(status=Status.SENDING).aggregate(
+            at=Max("claimed_at")
+        )["at"]
+        stale_at = newest + timedelta(seconds=CLAIM_TIMEOUT + 0.3)
+        wait_until(lambda: timezone.now() >= stale_at, CLAIM_TIMEOUT + 5, "the claims age")
+        second = processes.worker(inbox, UNDERSIGNED_MAIL_CLAIM_TIMEOUT=str(CLAIM_TIMEOUT))
+        wait_until(
+            lambda: not OutgoingEmail.objects.exclude(status=Status.SENT).exists(),
+            30,
+            "the second worker sends the rest",
+        )
+        log = processes.stop(second)
+
+    received = recipients(inbox)
+    print("KILL: total", sum(received.values()), "dups", [a for a,c in received.items() if c>1])
+    assert set(received) == set(addresses)  # every mail arrived
+    assert max(received.values()) <= 2
+    # Only the mail on the wire when the worker died can go twice.
+    assert sum(received.values()) - len(addresses) <= 1, received.most_common(3)
+    assert OutgoingEmail.objects.filter(status=Status.SENT).count() == 200
+    assert "Traceback" not in log, log
+
+
+def test_two_workers_share_the_outbox_and_the_counter_without_loss_or_repeats(
+    letter, processes
+):
+    emails = [f"signer{i}@example.org" for i in range(300)]
+    for email in emails:
+        services.sign(letter, services.SignatureData(name="A signer", email=email))
+    tokens = [
+        confirmation_token(row.body_text) for row in OutgoingEmail.objects.filter(kind="confirm")
+    ]
+    assert len(tokens) == 300
+
+    with inboxes(2, delay=0.005) as boxes:
+        workers = [processes.worker(box) for box in boxes]
+        # Meanwhile the signers confirm: journal rows that both workers' counters fold.
+        confirmed = in_threads(lambda token: services.confirm(token).is_confirmed, tokens, 4)
+        assert confirmed == [True] * 300
+        wait_until(lambda: sum(len(b.messages) for b in boxes) >= 300, 30, "300 mails arrive")
+        count = settled_count(letter, 300)
+        logs = [processes.stop(worker) for worker in workers]
+        received = recipients(*boxes)
+
+    print("\nTWO: split", [len(b.messages) for b in boxes], "count", count, "batches", OutgoingEmail.objects.values("claimed_by").distinct().count())
+    assert received == Counter(emails)  # each mail exactly once
+    assert all(box.messages for box in boxes), "both workers sent mail"
+    assert set(OutgoingEmail.objects.values_list("status", flat=True)) == {Status.SENT}
+    assert count == Signature.objects.confirmed().count() == 300
+    assert counting.reconcile() == []  # nothing to correct
+    for log in logs:
+        assert "worker stopped" in log and "Traceback" not in log, log
+
+
+def test_two_app_servers_and_two_workers_count_each_confirmed_signature_once(
+    letter, processes
+):
+    emails = [f"crowd{i}@example.org" for i in range(200)]
+    with inboxes(2) as boxes:
+        servers = [processes.serve("server-a"), processes.serve("server-b")]
+        workers = [processes.worker(box) for box in boxes]
+
+        def sign(i: int) -> int:
+            payload = {"name": f"Signer {i}", "email": emails[i], "display": "public"}
+            url = f"{servers[i % 2]}/api/v1/letters/{letter.slug}/signatures"
+            return http("POST", url, payload)[0]
+
+        assert in_threads(sign, list(range(200)), 8) == [202] * 200
+        wait_until(lambda: sum(len(b.messages) for b in boxes) >= 200, 30, "200 mails arrive")
+        received = recipients(*boxes)
+        tokens = {
+            rcpt_tos[0]: confirmation_token(Inbox.text(message))
+            for box in boxes
+            for rcpt_tos, message in box.messages
+        }
+
+        def confirm(i: int) -> bool:  # through the other server than the one signed on
+            status, page = confirm_over_http(servers[(i + 1) % 2], tokens[emails[i]])
+            return status == 200 and "your signature is confirmed" in page
+
+        assert in_threads(confirm, list(range(200)), 8) == [True] * 200
+        count = settled_count(letter, 200)
+        logs = [processes.stop(process) for process, _ in list(processes.running)]
+
+    print("\nSERVERS: split", [len(b.messages) for b in boxes], "count", count)
+    assert received == Counter(emails)  # each mail exactly once
+    assert count == Signature.objects.confirmed().count() == 200
+    assert Signature.objects.filter(letter=letter).count() == 200
+    assert set(OutgoingEmail.objects.values_list("status", flat=True)) == {Status.SENT}
+    assert counting.reconcile() == []
+    for log in logs:
+        assert "Traceback" not in log, log

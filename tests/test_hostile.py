@@ -1,0 +1,815 @@
+"""Hostile input, generated: every form and API endpoint gets arbitrary text, bytes, JSON,
+query strings and paths, and must answer with a status from ``EXPECTED`` (never 500) and write
+nothing half-way. Then Schemathesis checks the API against its own OpenAPI document.
+
+Each Hypothesis example runs in a savepoint that is rolled back afterwards, so examples do not
+see each other's rows; caches (rate-limit counters) are cleared too. Bounded for a 2-core
+machine: the whole file runs in well under a minute on SQLite."""
+
+from __future__ import annotations
+
+import base64
+import json
+from contextlib import contextmanager
+from urllib.parse import quote, quote_from_bytes, urlencode
+
+import pytest
+import schemathesis
+from django.core.cache import caches
+from django.core.wsgi import get_wsgi_application
+from django.db import transaction
+from django.http import QueryDict
+from django.test import Client
+import hypothesis
+from hypothesis import HealthCheck, given
+from hypothesis import strategies as st
+from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
+
+from tests.conftest import make_letter
+from undersigned.accounts.models import OrganizerKey
+from undersigned.letters.models import Letter, MemberPass
+from undersigned.lib import sealing
+from undersigned.lib.config import parse_cidrs
+from undersigned.lib.emails import canonical_email
+from undersigned.outbox.models import OutgoingEmail
+from undersigned.signatures.models import CountDelta, Receipt, Signature
+from undersigned.signatures.services import SignatureData, sign
+
+# What any request may answer. 500 is not here, nor 410 (only a real, expired link gets it).
+EXPECTED = {200, 201, 202, 302, 303, 304, 400, 403, 404, 405, 409, 413, 429}
+FORM = "application/x-www-form-urlencoded"
+SIGNATURES_API = "/api/v1/letters/{}/signatures"
+
+HOSTILE = hypothesis.settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[
+        HealthCheck.function_scoped_fixture,
+        HealthCheck.too_slow,
+        HealthCheck.data_too_large,
+    ],
+)
+FEW = hypothesis.settings(HOSTILE, max_examples=15)
+
+
+# --- strategies ----------------------------------------------------------------------------
+
+# Surrogates cannot be encoded as UTF-8, so no client can send them as text; raw bytes below
+# cover invalid UTF-8.
+CHARS = st.characters(exclude_categories=("Cs",))
+NASTY = [
+    "",
+    " ",
+    "\x00",
+    "a\x00b",
+    "\ufffd",
+    "\u202eevil",
+    "\u200d",
+    "\r\n",
+    "\t",
+    "<script>alert(1)</script>",
+    "{{ 7|add:7 }}{% debug %}",
+    "%(name)s %s {0}",
+    "' OR 1=1 --",
+    "🙂" * 3,
+    "Ⅻ",
+    "ǅ",
+    "\u0301",
+    "null",
+    "[]",
+]
+
+
+def text(max_size: int = 60) -> st.SearchStrategy[str]:
+    return st.one_of(
+        st.text(CHARS, max_size=max_size),
+        st.sampled_from(NASTY),
+        # Lengths around every max_length in the forms and models.
+        st.sampled_from([1, 99, 100, 101, 199, 200, 201, 253, 254, 255, 999, 1000, 1001]).map(
+            lambda n: "x" * n
+        ),
+    )
+
+
+EMAILS = [
+    "ada@example.org",
+    "Ada@EXAMPLE.org",
+    " ada@example.org ",
+    "ada@example.org.",
+    "a.d.a+letters@gmail.com",
+    "ada@googlemail.com",
+    "ADA@gmail.com",
+    "ada@bücher.de",
+    "ada@xn--bcher-kva.de",
+    "ünïcode@example.org",
+    "staff@example.com",
+    "Staff@Sub.Example.com",
+    "staff@exämple.com",
+    "a@b",
+    "@",
+    "ada@",
+    "@example.org",
+    "ada@-bad-.com",
+    "ada@a..b",
+    "ada@" + "a" * 64 + ".com",
+    "x" * 245 + "@e.com",
+    "a@" + ".".join(["b" * 63] * 4) + ".com",
+    "ada@example.org\n",
+    "ada@exa\x00mple.org",
+]
+email = st.one_of(st.sampled_from(EMAILS), st.emails(), text(80))
+
+
+def payload_value(field: str) -> st.SearchStrategy[str]:
+    if field == "email":
+        return email
+    if field == "display":
+        return st.one_of(st.sampled_from(["public", "hidden", "count", "PUBLIC", ""]), text(20))
+    if field == "name":
+        return st.one_of(st.sampled_from(["Ada Lovelace", "李小龙", "ǅ", "-"]), text())
+    return text(1100 if field == "comment" else 250)
+
+
+SIGN_FIELDS = ("name", "email", "affiliation", "department", "comment", "display")
+signing_fields = st.one_of(
+    # Mostly well-formed: name and email present, so deeper code runs too.
+    st.fixed_dictionaries(
+        {"name": payload_value("name"), "email": payload_value("email")},
+        optional={f: payload_value(f) for f in SIGN_FIELDS[2:]} | {"website": text(30)},
+    ),
+    st.fixed_dictionaries(
+        {}, optional={f: payload_value(f) for f in SIGN_FIELDS} | {"website": text(30)}
+    ),
+)
+extra_pairs = st.lists(
+    st.tuples(
+        st.one_of(
+            st.sampled_from([*SIGN_FIELDS, "website", "csrfmiddlewaretoken", "action", ""]),
+            st.text(CHARS, max_size=20),
+        ),
+        text(40),
+    ),
+    max_size=3,
+)
+
+CONTENT_TYPES = [
+    FORM,
+    f"{FORM}; charset=utf-8",
+    f"{FORM}; charset=latin-1",
+    f"{FORM}; charset=utf-16",
+    f"{FORM}; charset=nonsense",
+    "multipart/form-data",
+    "multipart/form-data; boundary=",
+    "multipart/form-data; boundary=xyz",
+    "application/json",
+    "application/json; charset=utf-16",
+    "text/plain",
+    "application/octet-stream",
+    "",
+    "*/*",
+    ";;;",
+]
+content_type = st.one_of(
+    st.sampled_from(CONTENT_TYPES), st.text(st.characters(codec="ascii"), max_size=40)
+)
+raw_body = st.one_of(
+    st.binary(max_size=300),
+    st.sampled_from(
+        [
+            b"",
+            b"name=Ada&email=ada%40example.org",
+            b"name=%FF%FE&email=ada%40example.org",
+            b"name=\xff&email=\xfe@example.org",
+            b'{"name": "Ada", "email": "ada@example.org"}',
+            b'{"name": "Ada", "email": "ada@example.org", "name": 1}',
+            b"[" * 50_000,  # deep nesting, under the size limit
+            b'{"a":' * 20_000 + b"1" + b"}" * 20_000,
+            b"1" * 5000,  # an integer longer than Python parses by default
+            b"--xyz\r\nContent-Disposition: form-data; name=name\r\n\r\nAda\r\n--xyz--",
+            b"\xef\xbb\xbf{}",  # a byte-order mark
+            b"x" * 70_000,  # over UNDERSIGNED_MAX_REQUEST_BYTES
+        ]
+    ),
+)
+
+json_scalar = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.text(CHARS, max_size=30),
+    st.sampled_from(NASTY),
+)
+json_value = st.recursive(
+    json_scalar,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4),
+        st.dictionaries(st.text(CHARS, max_size=10), children, max_size=4),
+    ),
+    max_leaves=12,
+)
+api_payload = st.one_of(
+    json_value,
+    signing_fields.map(lambda fields: {k: v for k, v in fields.items() if k != "website"}),
+    # The right keys with values of any JSON type.
+    st.fixed_dictionaries({}, optional={f: json_value for f in SIGN_FIELDS}),
+    st.fixed_dictionaries({"name": payload_value("name"), "email": email}).flatmap(
+        lambda fields: st.dictionaries(st.text(CHARS, max_size=12), json_value, max_size=2).map(
+            lambda extra: {**extra, **fields}
+        )
+    ),
+)
+
+
+def path_text() -> st.SearchStrategy[str]:
+    """Text for one path segment, URL-quoted as a client would send it."""
+    return st.one_of(
+        st.text(CHARS, max_size=80).map(lambda s: quote(s, safe="")),
+        st.binary(max_size=60).map(lambda b: quote_from_bytes(b, safe="")),
+        st.sampled_from(["", ".", "..", "%2F", "%00", "%", "%zz", "a" * 300, "clean-air%0A"]),
+        st.from_regex(r"[-a-zA-Z0-9_]{1,90}", fullmatch=True),
+    )
+
+
+query_value = st.one_of(
+    st.text(CHARS, max_size=30),
+    st.integers().map(str),
+    st.sampled_from(
+        [
+            "",
+            "0",
+            "1",
+            "200",
+            "201",
+            "-1",
+            str(2**62 - 1),
+            str(2**62),
+            str(2**63),
+            "1e3",
+            " 5 ",
+            "٣",
+            "0x10",
+            "+5",
+            "1_000",
+            "9" * 5000,
+            "NaN",
+        ]
+    ),
+)
+METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+# --- helpers -------------------------------------------------------------------------------
+
+
+@contextmanager
+def rolled_back():
+    """One example's world: a fresh cache, and every row it writes undone afterwards."""
+    for cache in caches.all():
+        cache.clear()
+    with transaction.atomic():
+        yield
+        transaction.set_rollback(True)
+
+
+def client() -> Client:
+    return Client(enforce_csrf_checks=False, raise_request_exception=False)
+
+
+def check_status(response, what: str = ""):
+    if response.streaming:  # an export: errors surface while streaming
+        response.content = b"".join(response.streaming_content)
+    assert response.status_code in EXPECTED, (
+        f"{what}: {response.status_code}\n{response.content[:2000]!r}"
+    )
+    assert response.status_code != 500
+
+
+def check_json_error(response):
+    """The API answers errors as ``{"error": "..."}``."""
+    if response.status_code >= 400:
+        assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
+        assert isinstance(response.json()["error"], str)
+
+
+TABLES = (Signature, Receipt, OutgoingEmail, CountDelta, MemberPass, Letter, OrganizerKey)
+
+
+def snapshot() -> dict:
+    """Every row a request could write, in full (the tables are tiny here)."""
+    return {model.__name__: list(model.objects.order_by("pk").values()) for model in TABLES}
+
+
+def added(before: dict, after: dict, model) -> int:
+    return len(after[model.__name__]) - len(before[model.__name__])
+
+
+def assert_unchanged(before: dict, what: str):
+    after = snapshot()
+    changed = [name for name in before if before[name] != after[name]]
+    assert not changed, f"{what} was refused but changed {changed}"
+
+
+class Ledger:
+    """The signature attempts that were accepted, to check that no row exists without one."""
+
+    def __init__(self):
+        self.accepted: dict[str, set[str]] = {}  # slug -> canonical emails
+        self.earlier = set(Signature.objects.values_list("pk", flat=True))
+
+    def accept(self, slug: str, raw_email):
+        self.accepted.setdefault(slug, set()).add(canonical_email(raw_email.strip()))
+
+    def check_sign(self, before: dict, response, accepted: bool, what: str):
+        if not accepted:
+            assert_unchanged(before, what)
+            return
+        after = snapshot()
+        signatures = added(before, after, Signature)
+        mails = added(before, after, OutgoingEmail)
+        assert signatures in (0, 1), f"{what} added {signatures} signatures"
+        assert mails in (0, 1), f"{what} queued {mails} mails"
+        assert signatures <= mails, f"{what} stored a signature without mailing a link"
+        assert added(before, after, CountDelta) == 0, "signing must not count before confirming"
+        assert after["Letter"] == before["Letter"], "signing must not touch the letter row"
+
+    def check_rows(self):
+        """Every signature belongs to an address that got an accepted answer; at most one each."""
+        for letter in Letter.objects.all():
+            emails = self.accepted.get(letter.slug, set())
+            hashes = {letter.email_hash(e) for e in emails}
+            rows = list(
+                Signature.objects.filter(letter=letter)
+                .exclude(pk__in=self.earlier)
+                .values_list("email_hash", flat=True)
+            )
+            assert len(rows) <= len(emails), f"{letter.slug}: {len(rows)} rows for {emails}"
+            assert set(rows) <= hashes, f"{letter.slug}: a signature no answer accepted"
+
+
+def tokens_from_last_mail(kind: str = "confirm") -> dict[str, str]:
+    body = OutgoingEmail.objects.filter(kind=kind).latest("id").body_text
+    links = {}
+    for word in body.split():
+        for prefix in ("v", "s", "m"):
+            if f"/{prefix}/" in word:
+                links[prefix] = word.rsplit(f"/{prefix}/", 1)[1]
+    return links
+
+
+# --- fixtures ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def letters(db, organizer, letter, draft_letter, closed_letter):
+    """An open public letter with listed signatories, a closed one, a draft, a members-only
+    one; the organizer holds a sealing key, so hidden names are sealed."""
+    _, public_key = sealing.generate_keypair()
+    OrganizerKey.objects.register(organizer, public_key, "laptop")
+    make_letter(
+        [organizer],
+        slug="staff",
+        visibility=Letter.Visibility.MEMBERS,
+        organization="Example Corp",
+        domains="example.com",
+        include_subdomains=True,
+    )
+    for i, display in enumerate(["public", "hidden", "count", "public", "public"]):
+        Signature.objects.create(
+            letter=letter,
+            status=Signature.Status.CONFIRMED,
+            display=display,
+            name=f"Signer {i}" if display == "public" else "",
+            department="Engineering",
+            email_hash=letter.email_hash(f"seed{i}@example.org"),
+            verified_domain="example.org" if i % 2 else "",
+        )
+    return {letter.slug: letter}
+
+
+@pytest.fixture
+def links(letters):
+    """Real links, for mixing into random ones: a pending signature's confirmation and manage
+    links, and a member pass."""
+    letter = letters["clean-air"]
+    sign(letter, SignatureData(name="Pat Pending", email="pat@example.org"))
+    found = tokens_from_last_mail()
+    client().post("/l/staff/members/", {"email": "worker@example.com"})
+    found["m"] = tokens_from_last_mail("member-pass")["m"]
+    assert set(found) == {"v", "s", "m"}
+    return found
+
+
+SLUGS = st.one_of(
+    st.sampled_from(["clean-air", "clean-air", "staff", "closed-letter", "draft-letter"]),
+    path_text(),
+)
+
+
+# --- the signing form: /l/<slug>/ ----------------------------------------------------------
+
+
+@HOSTILE
+@given(
+    slug=SLUGS,
+    attempts=st.lists(st.tuples(signing_fields, extra_pairs), min_size=1, max_size=3),
+)
+def test_the_signing_form_survives_any_fields(letters, slug, attempts):
+    with rolled_back():
+        browser, ledger = client(), Ledger()
+        for fields, extra in attempts:
+            body = urlencode([*fields.items(), *extra])
+            before = snapshot()
+            response = browser.post(f"/l/{slug}/", body, content_type=FORM)
+            check_status(response, f"POST /l/{slug}/ {body[:200]!r}")
+            accepted = response.status_code == 302
+            if accepted:
+                assert response["Location"] == f"/l/{slug}/signed/"
+                ledger.accept(slug, QueryDict(body)["email"])
+            ledger.check_sign(before, response, accepted, f"POST /l/{slug}/")
+        ledger.check_rows()
+
+
+@HOSTILE
+@given(slug=SLUGS, body=raw_body, content_type=content_type, method=st.sampled_from(METHODS))
+def test_the_signing_form_survives_any_bytes(letters, slug, body, content_type, method):
+    with rolled_back():
+        before = snapshot()
+        response = client().generic(method, f"/l/{slug}/", body, content_type=content_type)
+        check_status(response, f"{method} /l/{slug}/ {content_type!r} {body[:200]!r}")
+        if response.status_code != 302:
+            assert_unchanged(before, f"{method} /l/{slug}/")
+        if len(body) > 65536:
+            assert response.status_code == 413
+
+
+# --- the API: /api/v1/letters/<slug>/signatures ----------------------------------------------
+
+
+@HOSTILE
+@given(
+    slug=SLUGS,
+    attempts=st.lists(st.tuples(api_payload, st.booleans()), min_size=1, max_size=3),
+)
+def test_the_signing_api_survives_any_json(letters, slug, attempts):
+    with rolled_back():
+        api, ledger = client(), Ledger()
+        for payload, confirm in attempts:
+            body = json.dumps(payload)
+            before = snapshot()
+            response = api.post(SIGNATURES_API.format(slug), body, content_type="application/json")
+            check_status(response, f"POST {slug} {body[:300]}")
+            check_json_error(response)
+            accepted = response.status_code == 202
+            if accepted:
+                assert response.json() == {"status": "pending_confirmation"}
+                ledger.accept(slug, payload["email"])
+            ledger.check_sign(before, response, accepted, f"POST {body[:300]}")
+            if accepted and confirm and added(before, snapshot(), OutgoingEmail):
+                # Confirm, then read the pages that show the signature.
+                token = tokens_from_last_mail(OutgoingEmail.objects.latest("id").kind).get("v")
+                if token:
+                    assert api.post(f"/v/{token}").status_code == 200
+                for url in (f"/l/{slug}/", SIGNATURES_API.format(slug), f"/api/v1/letters/{slug}"):
+                    check_status(api.get(url), url)
+        ledger.check_rows()
+
+
+@HOSTILE
+@given(slug=SLUGS, body=raw_body, content_type=content_type)
+def test_the_signing_api_survives_any_bytes(letters, slug, body, content_type):
+    with rolled_back():
+        before = snapshot()
+        response = client().generic(
+            "POST", SIGNATURES_API.format(slug), body, content_type=content_type
+        )
+        check_status(response, f"POST {slug} {content_type!r} {body[:200]!r}")
+        check_json_error(response)
+        if response.status_code != 202:
+            assert_unchanged(before, f"POST {slug} {body[:200]!r}")
+        if len(body) > 65536:
+            assert response.status_code == 413
+
+
+@HOSTILE
+@given(
+    slug=SLUGS,
+    params=st.one_of(
+        st.fixed_dictionaries(
+            {}, optional={"after": query_value, "limit": query_value, "x": query_value}
+        ).map(urlencode),
+        st.binary(max_size=80).map(lambda b: quote_from_bytes(b, safe="=&")),
+        st.text(st.characters(codec="ascii"), max_size=60).map(lambda s: quote(s, safe="=&")),
+    ),
+)
+def test_the_signature_list_survives_any_query(letters, slug, params):
+    response = client().get(f"{SIGNATURES_API.format(slug)}?{params}")
+    check_status(response, f"{slug}?{params}")
+    check_json_error(response)
+    if response.status_code == 200:
+        page = response.json()
+        query = QueryDict(params)
+        assert len(page["signatures"]) <= int(query.get("limit") or 50)
+        assert page["next"] is None or page["next"].isdigit()
+        for row in page["signatures"]:
+            assert set(row) == {"name", "affiliation", "department", "comment", "verified_domain"}
+            assert row["name"] is None or row["name"].startswith("Signer ")
+
+
+# --- links in mail: /v/, /s/, /m/ ----------------------------------------------------------
+
+
+def link_token(real: str) -> st.SearchStrategy[str]:
+    return st.one_of(
+        path_text(),
+        st.just(real),
+        st.sampled_from([real + "x", real[:-1], real.upper(), real + "%00", real + "%FF"]),
+    )
+
+
+display_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "display": st.one_of(st.sampled_from(["public", "hidden", "count"]), text(20)),
+        "name": text(),
+        "affiliation": text(250),
+        "comment": text(1100),
+        "action": st.one_of(st.just("withdraw"), text(20)),
+    },
+)
+
+
+@HOSTILE
+@given(
+    prefix=st.sampled_from(["v", "s", "m"]),
+    method=st.sampled_from(["GET", "HEAD", "POST", "POST", "PUT", "DELETE"]),
+    fields=st.one_of(display_fields, st.dictionaries(text(20), text(40), max_size=3)),
+    data=st.data(),
+)
+def test_links_in_mail_survive_any_token(links, prefix, method, fields, data):
+    token = data.draw(link_token(links[prefix]), label="token")
+    real = token == links[prefix]
+    with rolled_back():
+        before = snapshot()
+        response = client().generic(
+            method, f"/{prefix}/{token}", urlencode(fields), content_type=FORM
+        )
+        check_status(response, f"{method} /{prefix}/{token} {fields!r}")
+        after = snapshot()
+        if method != "POST" or not real:
+            assert_unchanged(before, f"{method} /{prefix}/{token}")
+        elif prefix == "v":
+            assert response.status_code == 200
+            assert added(before, after, CountDelta) == 1
+        elif prefix == "m":
+            assert response.status_code == 302
+            assert added(before, after, MemberPass) == -1
+        elif fields.get("action") == "withdraw":
+            assert response.status_code == 404
+            assert added(before, after, Signature) == -1
+        elif response.status_code == 400:
+            assert_unchanged(before, f"POST /s/ {fields!r}")
+        else:
+            assert response.status_code == 200
+            assert added(before, after, Signature) == 0
+
+
+# --- members-only letters: /l/<slug>/members/ ----------------------------------------------
+
+member_email = st.one_of(
+    email,
+    st.sampled_from(
+        [
+            "worker@example.com",
+            "Worker@EXAMPLE.COM",
+            "worker@sub.example.com",
+            "worker@example.com.",
+            " worker@example.com ",
+            "worker@exämple.com",
+            "worker@example.com.evil.org",
+            "worker@evilexample.com",
+            "worker@example.com@evil.org",
+        ]
+    ),
+)
+
+
+@HOSTILE
+@given(slug=SLUGS, address=member_email, extra=extra_pairs)
+def test_the_member_pass_form_survives_any_email(letters, slug, address, extra):
+    with rolled_back():
+        before = snapshot()
+        body = urlencode([("email", address), *extra])
+        response = client().post(f"/l/{slug}/members/", body, content_type=FORM)
+        check_status(response, f"/l/{slug}/members/ {body!r}")
+        after = snapshot()
+        if response.status_code == 200:
+            assert added(before, after, MemberPass) == 1
+            assert added(before, after, OutgoingEmail) == 1
+            domain = canonical_email(QueryDict(body)["email"].strip()).rpartition("@")[2]
+            assert domain == "example.com" or domain.endswith(".example.com")
+        else:
+            assert_unchanged(before, f"/l/{slug}/members/")
+
+
+# --- organizer forms -----------------------------------------------------------------------
+
+domain_list = st.lists(
+    st.one_of(
+        st.sampled_from(
+            ["example.com", "@example.org", "EXAMPLE.net.", "bücher.de", "-x.com", "a..b", "com"]
+        ),
+        st.from_regex(r"[a-zäöü0-9-]{1,20}\.[a-z]{2,6}", fullmatch=True),
+        st.text(CHARS, max_size=20),
+    ),
+    max_size=8,
+).map(lambda items: " ".join(items))
+letter_fields = st.fixed_dictionaries(
+    {
+        "title": st.one_of(st.just("A letter"), text(250)),
+        "slug": st.one_of(
+            st.from_regex(r"[-a-zA-Z0-9_]{1,85}", fullmatch=True),
+            st.sampled_from(["new", "NEW", "admin", "clean-air", "Clean-Air", "staff", "ü"]),
+            text(90),
+        ),
+        "body": st.one_of(st.just("We ask."), text(2000)),
+    },
+    optional={
+        "addressed_to": text(250),
+        "visibility": st.one_of(st.sampled_from(["public", "unlisted", "members"]), text(20)),
+        "deadline": st.one_of(
+            st.datetimes().map(lambda d: d.strftime("%Y-%m-%dT%H:%M")),
+            st.sampled_from(["9999-12-31T23:59", "0001-01-01T00:00", "2024-02-30T10:00"]),
+            text(30),
+        ),
+        "organization": text(250),
+        "domains": st.one_of(domain_list, text(1100)),
+        "include_subdomains": st.sampled_from(["on", "true", "", "0", "x"]),
+        "discreet_mail": st.sampled_from(["on", "", "false"]),
+        "hide_count": st.sampled_from(["on", "", "1"]),
+        "purge_after_days": st.one_of(
+            st.integers().map(str),
+            st.sampled_from(["", "-1", "0", "2147483647", "2147483648", str(2**63), "1e3"]),
+            text(20),
+        ),
+    },
+)
+
+
+def as_organizer(organizer) -> Client:
+    browser = client()
+    browser.force_login(organizer)
+    return browser
+
+
+def check_follow_up(browser, response):
+    """After a save, the pages that show the letter render."""
+    location = response["Location"]
+    assert location.startswith("/organize/"), location
+    for url in (location, f"{location}preview/", "/organize/"):
+        check_status(browser.get(url), url)
+
+
+@HOSTILE
+@given(fields=letter_fields, extra=extra_pairs)
+def test_the_new_letter_form_survives_any_fields(letters, organizer, fields, extra):
+    with rolled_back():
+        browser = as_organizer(organizer)
+        before = snapshot()
+        body = urlencode([*fields.items(), *extra])
+        response = browser.post("/organize/new/", body, content_type=FORM)
+        check_status(response, f"/organize/new/ {fields!r}")
+        if response.status_code == 302:
+            after = snapshot()
+            assert added(before, after, Letter) == 1
+            letter = Letter.objects.latest("id")
+            assert letter.status == Letter.Status.DRAFT
+            assert list(letter.organizers.all()) == [organizer]
+            check_follow_up(browser, response)
+        else:
+            assert_unchanged(before, "/organize/new/")
+
+
+@HOSTILE
+@given(
+    slug=st.sampled_from(["clean-air", "draft-letter", "closed-letter", "staff"]),
+    fields=letter_fields,
+    extra=extra_pairs,
+)
+def test_the_letter_edit_form_survives_any_fields(letters, organizer, slug, fields, extra):
+    with rolled_back():
+        browser = as_organizer(organizer)
+        before = snapshot()
+        body = urlencode([*fields.items(), *extra])
+        response = browser.post(f"/organize/{slug}/", body, content_type=FORM)
+        check_status(response, f"/organize/{slug}/ {fields!r}")
+        if response.status_code == 302:
+            assert added(before, snapshot(), Letter) == 0
+            check_follow_up(browser, response)
+        else:
+            assert_unchanged(before, f"/organize/{slug}/")
+
+
+@FEW
+@given(
+    public_key=st.one_of(
+        st.builds(lambda: sealing.generate_keypair()[1]),
+        st.binary(max_size=40).map(lambda b: base64.b64encode(b).decode()),
+        text(120),
+    ),
+    label=text(120),
+)
+def test_the_key_form_survives_any_fields(letters, organizer, public_key, label):
+    with rolled_back():
+        browser = as_organizer(organizer)
+        before = snapshot()
+        response = browser.post("/organize/keys/", {"public_key": public_key, "label": label})
+        check_status(response, f"/organize/keys/ {public_key!r} {label!r}")
+        if response.status_code == 302:
+            assert added(before, snapshot(), OrganizerKey) == 1
+        else:
+            assert_unchanged(before, "/organize/keys/")
+
+
+# --- arbitrary slugs and methods on every path ---------------------------------------------
+
+PATHS = [
+    "/l/{}/",
+    "/l/{}/signed/",
+    "/l/{}/members/",
+    "/api/v1/letters/{}",
+    "/api/v1/letters/{}/count",
+    "/api/v1/letters/{}/signatures",
+    "/organize/{}/",
+    "/organize/{}/preview/",
+    "/organize/{}/publish/",
+    "/organize/{}/close/",
+    "/organize/{}/export.{}",
+    "/v/{}",
+    "/s/{}",
+    "/m/{}",
+    "/accounts/login/",
+    "/api/v1/openapi.json",
+    "/",
+    "/health",
+]
+
+
+@HOSTILE
+@given(
+    template=st.sampled_from(PATHS),
+    slug=SLUGS,
+    fmt=st.one_of(st.sampled_from(["csv", "json", "xml", ""]), path_text()),
+    method=st.sampled_from(METHODS),
+    logged_in=st.booleans(),
+    fields=st.dictionaries(
+        st.sampled_from(["username", "password", "email", "name", "next"]), text(40), max_size=3
+    ),
+)
+def test_every_path_survives_any_slug_and_method(
+    letters, organizer, template, slug, fmt, method, logged_in, fields
+):
+    url = template.format(slug, fmt)
+    with rolled_back():
+        browser = as_organizer(organizer) if logged_in else client()
+        response = browser.generic(method, url, urlencode(fields), content_type=FORM)
+        check_status(response, f"{method} {url} {fields!r}")
+        if url.startswith("/api/"):
+            check_json_error(response)
+
+
+# --- Schemathesis against the OpenAPI document ---------------------------------------------
+
+
+@pytest.fixture
+def api_schema(transactional_db, letters, settings):
+    # The WSGI app runs outside Django's test client, so the test needs real commits
+    # (transactional_db). Loopback is exempt from rate limits, as for the benchmarks.
+    settings.RATE_LIMIT_ALLOW = parse_cidrs("127.0.0.0/8,::1/128", "RATE_LIMIT_ALLOW")
+    for cache in caches.all():
+        cache.clear()
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", get_wsgi_application())
+    schema.config.update(parameters={"path.slug": "clean-air"})
+    schema.config.generation.update(max_examples=25)
+    return schema
+
+
+api = schemathesis.pytest.from_fixture("api_schema")
+
+
+@api.parametrize()
+@hypothesis.settings(HOSTILE, max_examples=25)
+def test_the_api_matches_its_openapi_document(case):
+    case.call_and_validate(
+        checks=[
+            not_a_server_error,
+            status_code_conformance,
+            content_type_conformance,
+            response_schema_conformance,
+        ]
+    )
