@@ -6,12 +6,11 @@ import json
 from functools import wraps
 
 from django.http import JsonResponse
-from django.utils.cache import patch_cache_control
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from undersigned.letters.models import Letter
-from undersigned.lib.caching import answer
+from undersigned.lib.caching import answer, cached_response, letter_key
 from undersigned.signatures.counting import count_entry
 from undersigned.signatures.forms import SignatureForm
 from undersigned.signatures.models import parse_cursor, public_page
@@ -46,23 +45,13 @@ def _not_found(slug: str) -> JsonResponse:
     return error(f"No published letter at {slug!r}.", 404)
 
 
-def _cacheable(response, max_age: int):
-    patch_cache_control(
-        response,
-        public=True,
-        max_age=max_age,
-        stale_while_revalidate=max_age * 5,
-        stale_if_error=86400,
-    )
-    return response
-
-
 @api_view(["GET", "HEAD"])
 def letter(request, slug):
-    letter = _published_letter(slug)
-    if letter is None:
-        return _not_found(slug)
-    return _cacheable(JsonResponse(letter.to_dict()), 5)
+    def build():
+        letter = _published_letter(slug)
+        return JsonResponse(letter.to_dict()) if letter else _not_found(slug)
+
+    return cached_response(request, letter_key("api", slug), 2, 5, build)
 
 
 @api_view(["GET", "HEAD"])
@@ -81,15 +70,12 @@ def count(request, slug):
 @sensitive_post_parameters()
 @api_view(["GET", "HEAD", "POST"])
 def signatures(request, slug):
-    letter = _published_letter(slug)
-    if letter is None:
-        return _not_found(slug)
-    if letter.members_only:
-        return error(
-            "This letter is for members of its organization only: read and sign it on its page.",
-            403,
-        )
     if request.method == "POST":
+        letter = _published_letter(slug)
+        if letter is None:
+            return _not_found(slug)
+        if letter.members_only:
+            return _members_only()
         return _sign(request, letter)
     try:
         after = parse_cursor(request.GET.get("after"))
@@ -98,15 +84,27 @@ def signatures(request, slug):
         return error("'after' must be a cursor from a previous page and 'limit' a number.", 400)
     if not 1 <= limit <= 200:
         return error("'limit' must be between 1 and 200.", 400)
-    rows, next_cursor = public_page(letter, after, limit)
-    return _cacheable(
-        JsonResponse(
+
+    def build():
+        letter = _published_letter(slug)
+        if letter is None:
+            return _not_found(slug)
+        if letter.members_only:
+            return _members_only()
+        rows, next_cursor = public_page(letter, after, limit)
+        return JsonResponse(
             {
                 "signatures": [row.to_public_dict() for row in rows],
                 "next": str(next_cursor) if next_cursor is not None else None,
             }
-        ),
-        10,
+        )
+
+    return cached_response(request, letter_key("api-list", slug, after, limit), 5, 10, build)
+
+
+def _members_only() -> JsonResponse:
+    return error(
+        "This letter is for members of its organization only: read and sign it on its page.", 403
     )
 
 

@@ -3,12 +3,14 @@ members-only letters, the teaser and the membership check that opens them."""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 
 from undersigned.letters import members
 from undersigned.letters.models import Letter
+from undersigned.lib.caching import cached_response, letter_key, vary_on_cookie
 from undersigned.signatures.forms import SignatureForm
 from undersigned.signatures.models import parse_cursor, public_page
 from undersigned.signatures.privacy import client_ip, ip_hash
@@ -20,9 +22,22 @@ def get_published_letter(slug: str) -> Letter:
     return get_object_or_404(Letter.objects.published(), slug=slug)
 
 
+PAGE_SECONDS = 2  # how long each process reuses a rendered public page
+
+
+def _anonymous(request) -> bool:
+    """A visitor without a session: every such visitor sees the same page."""
+    return request.method in ("GET", "HEAD") and settings.SESSION_COOKIE_NAME not in request.COOKIES
+
+
 def home(request):
-    letters = Letter.objects.listed().order_by("-published_at")[:50]
-    return render(request, "letters/home.html", {"letters": letters})
+    def build():
+        letters = Letter.objects.listed().order_by("-published_at")[:50]
+        return render(request, "letters/home.html", {"letters": letters})
+
+    if not _anonymous(request):
+        return build()
+    return vary_on_cookie(cached_response(request, "home", PAGE_SECONDS, 5, build))
 
 
 def letter_context(letter: Letter, request, form=None) -> dict:
@@ -43,6 +58,21 @@ def letter_context(letter: Letter, request, form=None) -> dict:
 @csrf_exempt  # see PUBLIC_FORMS_WITHOUT_CSRF in lib/http.py
 @sensitive_post_parameters("name", "email", "affiliation", "department", "comment")
 def detail(request, slug):
+    """The letter page. For visitors without a session (nearly everyone, in a surge) each
+    process renders it at most once every PAGE_SECONDS per page of signatories."""
+    if not _anonymous(request):
+        return _detail(request, slug)
+    try:
+        after = parse_cursor(request.GET.get("after"))
+    except ValueError:
+        after = None
+    key = letter_key("page", slug, after)
+    return vary_on_cookie(
+        cached_response(request, key, PAGE_SECONDS, 5, lambda: _detail(request, slug))
+    )
+
+
+def _detail(request, slug):
     letter = get_published_letter(slug)
     if not members.can_read(request, letter):
         return members.gate(request, letter)

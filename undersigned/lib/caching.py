@@ -99,3 +99,17 @@ def forget_cached(slug: str) -> None:
 
     recent.forget(f"letter:{slug}:")
     cache.delete(letter_key("count", slug))
+
+
+def cached_response(request, key: str, seconds: float, max_age: int, build) -> HttpResponse:
+    """Serve ``build()``'s 200 answer from this process's copy for ``seconds``; other answers
+    (404, 403, ...) are built every time. With ETag and 304 either way."""
+    hit = recent.get(key)
+    if hit is MISSING:
+        response = build()
+        if response.status_code != 200 or response.streaming:
+            return response
+        hit = (response.content, response["Content-Type"], etag_for(response.content))
+        recent.set(key, hit, seconds)
+    content, content_type, etag = hit
+    return answer(request, content, content_type, max_age, etag)

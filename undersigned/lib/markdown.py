@@ -3,6 +3,8 @@ sanitizer), so that hostile HTML or JavaScript in a letter body never runs."""
 
 from __future__ import annotations
 
+import functools
+
 import nh3
 from markdown_it import MarkdownIt
 
@@ -40,6 +42,7 @@ ALLOWED_TAGS = {
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}, "th": {"style"}, "td": {"style"}}
 
 
+@functools.lru_cache(maxsize=64)
 def render_markdown(text: str) -> str:
     html = _md.render(text)
     return nh3.clean(

@@ -12,6 +12,7 @@ from django.db import transaction
 from undersigned.accounts.models import OrganizerKey
 from undersigned.letters.models import Letter
 from undersigned.lib import sealing
+from undersigned.lib.caching import forget_cached
 from undersigned.lib.emails import canonical_email
 from undersigned.lib.tokens import new_token, token_hash
 from undersigned.outbox import mail
@@ -176,6 +177,7 @@ def withdraw(receipt: str) -> bool:
             CountDelta.objects.create(
                 letter_id=signature.letter_id, signatures=-1, verified=-int(signature.is_verified)
             )
+    forget_cached(signature.letter.slug)
     return bool(deleted)
 
 
@@ -198,4 +200,5 @@ def change_display(
     Signature.objects.filter(pk=signature.pk).update(
         display=display, **_stored_fields(signature.letter, data)
     )
+    forget_cached(signature.letter.slug)
     return True

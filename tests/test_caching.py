@@ -1,0 +1,77 @@
+"""Public reads are cacheable, revalidate with 304, and cost (almost) no queries in a surge."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils.cache import get_max_age
+
+from tests.conftest import drain
+from undersigned.signatures.models import CountDelta, Signature
+
+pytestmark = pytest.mark.django_db
+
+PUBLIC_READS = [
+    "/",
+    "/l/clean-air/",
+    "/api/v1/letters/clean-air",
+    "/api/v1/letters/clean-air/count",
+    "/api/v1/letters/clean-air/signatures",
+]
+
+
+@pytest.mark.parametrize("url", PUBLIC_READS)
+def test_public_reads_are_cacheable_and_revalidate(client, letter, url):
+    response = client.get(url)
+    assert response.status_code == 200
+    control = response["Cache-Control"]
+    assert "public" in control and "stale-while-revalidate=" in control
+    assert "stale-if-error=86400" in control
+    assert 0 < get_max_age(response) <= 10
+    assert not response.cookies
+    etag = response["ETag"]
+    again = client.get(url, HTTP_IF_NONE_MATCH=etag)
+    assert again.status_code == 304 and again["ETag"] == etag and not again.content
+    assert client.get(url, HTTP_IF_NONE_MATCH='"other"').status_code == 200
+
+
+@pytest.mark.parametrize("url", PUBLIC_READS)
+def test_a_warm_public_read_asks_the_database_nothing(
+    client, letter, url, django_assert_num_queries
+):
+    client.get(url)
+    with django_assert_num_queries(0):
+        assert client.get(url).status_code == 200
+
+
+def test_the_count_comes_from_the_cache_that_the_counter_refreshes(
+    client, letter, django_assert_num_queries
+):
+    assert client.get("/api/v1/letters/clean-air/count").json()["signature_count"] == 0
+    Signature.objects.create(letter=letter, name="A", status="confirmed", email_hash="a" * 64)
+    CountDelta.objects.create(letter=letter, signatures=1)
+    drain()  # the counter folds the journal and writes the new count to the shared cache
+    with django_assert_num_queries(0):
+        assert client.get("/api/v1/letters/clean-air/count").json()["signature_count"] == 1
+
+
+def test_a_page_is_fresh_again_after_its_seconds(client, letter):
+    assert ">0</strong>" in client.get("/l/clean-air/").content.decode()
+    Signature.objects.create(letter=letter, name="A", status="confirmed", email_hash="a" * 64)
+    CountDelta.objects.create(letter=letter, signatures=1)
+    drain()  # also lets this process's copies expire
+    assert ">1</strong>" in client.get("/l/clean-air/").content.decode()
+
+
+def test_people_with_a_session_get_their_own_page(client, letter, organizer):
+    client.get("/l/clean-air/")  # an anonymous copy is now cached
+    client.force_login(organizer)
+    page = client.get("/l/clean-air/")
+    assert "Your letters" in page.content.decode()
+    assert "Cookie" in page.get("Vary", "") or not page.has_header("ETag")
+
+
+def test_changing_a_letter_drops_this_processes_copies(client, letter):
+    client.get("/l/clean-air/")
+    letter.title = "Cleaner air"
+    letter.save()
+    assert "Cleaner air" in client.get("/l/clean-air/").content.decode()
