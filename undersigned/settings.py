@@ -91,6 +91,7 @@ INSTALLED_APPS = [
     "undersigned.outbox",
     "undersigned.api",
     "undersigned.ops",
+    "undersigned.moderation",
 ]
 
 MIDDLEWARE = [

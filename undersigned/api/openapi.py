@@ -138,6 +138,18 @@ def document() -> dict:
                         "visibility": {"type": "string", "enum": ["public", "unlisted", "members"]},
                         "organization": text,
                         "domains": {"type": "array", "items": text},
+                        "invalidations": {
+                            "type": "array",
+                            "description": "Signatures operators removed from the count, and why",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "count": {"type": "integer"},
+                                    "reason": text,
+                                    "date": {"type": "string", "format": "date"},
+                                },
+                            },
+                        },
                         "url": {"type": "string", "format": "uri"},
                         "deadline": {"type": ["string", "null"], "format": "date-time"},
                         "published_at": {"type": ["string", "null"], "format": "date-time"},

@@ -14,7 +14,7 @@ from undersigned.lib.caching import answer, cached_response, letter_key
 from undersigned.signatures.counting import count_entry
 from undersigned.signatures.forms import SignatureForm
 from undersigned.signatures.models import parse_cursor, public_page
-from undersigned.signatures.privacy import client_ip, ip_hash
+from undersigned.signatures.privacy import client_ip
 from undersigned.signatures.services import SigningError, sign
 
 
@@ -139,7 +139,7 @@ def _sign(request, letter):
         fields = {name: [str(m) for m in messages] for name, messages in form.errors.items()}
         return error("Some fields need attention.", 400, fields=fields)
     try:
-        sign(letter, form.signature_data(), *ip_hash(client_ip(request)))
+        sign(letter, form.signature_data(), client_ip(request))
     except SigningError as exc:
         return error(str(exc), exc.status)
     return JsonResponse({"status": "pending_confirmation"}, status=202)

@@ -43,6 +43,7 @@ class LetterDict(TypedDict):
     updated_at: str
     organization: str
     domains: list[str]
+    invalidations: list[dict]
     signature_count: int | None
     verified_count: int | None
 
@@ -108,6 +109,12 @@ class Letter(models.Model):
         "one can ever again test an email address against its signatures.",
     )
     key_destroyed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    signing_paused = models.BooleanField(
+        default=False, help_text="The kill switch: stop taking signatures for a while."
+    )
+    pause_message = models.CharField(
+        max_length=300, blank=True, help_text="Shown instead of the form while paused."
+    )
 
     created_at = models.DateTimeField(default=timezone.now, editable=False)
     updated_at = models.DateTimeField(default=timezone.now, editable=False)
@@ -222,6 +229,10 @@ class Letter(models.Model):
             "updated_at": self.updated_at.isoformat(),
             "organization": self.organization,
             "domains": self.domain_list,
+            "invalidations": [
+                {"count": i.count, "reason": i.reason, "date": i.created_at.date().isoformat()}
+                for i in self.invalidations.filter(undone_at__isnull=True)
+            ],
             "signature_count": self.signature_count if self.count_is_public() else None,
             "verified_count": self.verified_count if self.count_is_public() else None,
         }

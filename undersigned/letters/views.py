@@ -11,9 +11,10 @@ from django.views.decorators.debug import sensitive_post_parameters
 from undersigned.letters import members
 from undersigned.letters.models import Letter
 from undersigned.lib.caching import cached_response, letter_key, vary_on_cookie
+from undersigned.moderation.models import Policy
 from undersigned.signatures.forms import SignatureForm
 from undersigned.signatures.models import parse_cursor, public_page
-from undersigned.signatures.privacy import client_ip, ip_hash
+from undersigned.signatures.privacy import client_ip
 from undersigned.signatures.services import LetterNotOpen, SigningError, sign
 
 
@@ -46,8 +47,16 @@ def letter_context(letter: Letter, request, form=None) -> dict:
     except ValueError:
         after = None
     signatories, next_cursor = public_page(letter, after)
+    policy = Policy.current()
+    paused = ""
+    if policy.signing_paused or letter.signing_paused:
+        paused = (policy.pause_message if policy.signing_paused else letter.pause_message) or (
+            "Signing is paused for a short while. Please come back later."
+        )
     return {
         "letter": letter,
+        "signing_paused": paused,
+        "invalidations": letter.invalidations.filter(undone_at__isnull=True),
         "form": form if form is not None else SignatureForm(),
         "signatories": signatories,
         "next_cursor": next_cursor,
@@ -82,7 +91,12 @@ def _detail(request, slug):
         form = SignatureForm(request.POST)
         if form.is_valid():
             try:
-                sign(letter, form.signature_data(), *ip_hash(client_ip(request)))
+                sign(
+                    letter,
+                    form.signature_data(),
+                    client_ip(request),
+                    honeypot=bool(form.cleaned_data.get("website")),
+                )
             except LetterNotOpen as exc:
                 form.add_error(None, str(exc))
                 status = 409

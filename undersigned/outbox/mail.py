@@ -52,3 +52,12 @@ def send_already_signed(to: str, letter, receipt: str) -> OutgoingEmail:
 def send_member_pass(to: str, letter, token: str) -> OutgoingEmail:
     """Members-only letters are always discreet."""
     return enqueue("member-pass", to, {"url": _link("m", token)}, settings.DISCREET_FROM_EMAIL)
+
+
+def send_trend_alert(letter, field: str, key: str, count: int, threshold: int) -> list:
+    """To every active operator (superuser) with an address."""
+    from django.contrib.auth import get_user_model
+
+    operators = get_user_model().objects.filter(is_superuser=True, is_active=True)
+    context = {"letter": letter, "field": field, "key": key, "count": count, "threshold": threshold}
+    return [enqueue("trend-alert", user.email, context) for user in operators if user.email]

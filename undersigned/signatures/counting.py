@@ -69,7 +69,7 @@ def reconcile() -> list[tuple[str, tuple[int, int], tuple[int, int]]]:
     journal and the counter adds them as usual."""
 
     def confirmed(**only):
-        rows = Signature.objects.confirmed().filter(letter=OuterRef("pk")).exclude(**only)
+        rows = Signature.objects.counted().filter(letter=OuterRef("pk")).exclude(**only)
         return Coalesce(
             Subquery(rows.order_by().values("letter").annotate(n=Count("id")).values("n")), 0
         )

@@ -31,7 +31,7 @@ def rows(letter: Letter, private_key: bytes | None = None) -> Iterator[tuple[str
     ``private_key`` (an organizer's, opened from their key file) they are decrypted here,
     otherwise they are left empty. Count-only signers have none."""
     queryset = (
-        Signature.objects.confirmed()
+        Signature.objects.counted()
         .filter(letter=letter)
         .order_by("order_key")
         .values_list(

@@ -37,6 +37,14 @@ class SignatureForm(forms.Form):
         widget=forms.RadioSelect,
         label="How to show your signature",
     )
+    # A honeypot: hidden from people (and from screen readers); bots fill every field. A
+    # filled one is accepted like any other signature but never counted.
+    website = forms.CharField(
+        required=False,
+        max_length=200,
+        label="Leave this field empty",
+        widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
+    )
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

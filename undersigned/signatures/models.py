@@ -28,9 +28,13 @@ class SignatureQuerySet(models.QuerySet):
     def pending(self):
         return self.filter(status=Signature.Status.PENDING)
 
+    def counted(self):
+        """Confirmed, not flagged by the abuse checks, not invalidated: what the count is."""
+        return self.confirmed().filter(flag="", invalidation__isnull=True)
+
     def listed(self):
-        """Confirmed signatures that appear in the public list: named or name withheld."""
-        return self.confirmed().filter(display__in=Signature.LISTED)
+        """Counted signatures that appear in the public list: named or name withheld."""
+        return self.counted().filter(display__in=Signature.LISTED)
 
     def expired(self, now=None):
         return self.pending().filter(token_expires_at__lte=now or timezone.now())
@@ -81,6 +85,18 @@ class Signature(models.Model):
     # `purge` after UNDERSIGNED_IP_HASH_DAYS together with the day's key.
     ip_hash = models.CharField(max_length=64, blank=True)
     ip_day = models.DateField(null=True, blank=True)
+    # The email's domain, for the trending report; cleared with the IP hash.
+    email_domain = models.CharField(max_length=253, blank=True)
+
+    # Why the abuse checks flagged it (never counted, never told), or "".
+    flag = models.CharField(max_length=20, blank=True)
+    invalidation = models.ForeignKey(
+        "moderation.Invalidation",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="signatures",
+    )
 
     order_key = models.BigIntegerField(default=random_order_key)
     created_at = models.DateTimeField(default=this_hour)
@@ -98,7 +114,12 @@ class Signature(models.Model):
             models.Index(
                 fields=["letter", "order_key"],
                 name="signature_listed",
-                condition=models.Q(status="confirmed", display__in=["public", "hidden"]),
+                condition=models.Q(
+                    status="confirmed",
+                    display__in=["public", "hidden"],
+                    flag="",
+                    invalidation__isnull=True,
+                ),
             ),
             models.Index(fields=["status", "token_expires_at"], name="signature_expiry"),
             models.Index(fields=["ip_day"], name="signature_ip_day"),
@@ -114,6 +135,14 @@ class Signature(models.Model):
     @property
     def is_verified(self) -> bool:
         return bool(self.verified_domain)
+
+    @property
+    def is_counted_once_confirmed(self) -> bool:
+        return not self.flag and self.invalidation_id is None
+
+    @property
+    def is_counted(self) -> bool:
+        return self.is_confirmed and not self.flag and self.invalidation_id is None
 
     def token_expired(self, now=None) -> bool:
         return self.token_expires_at is None or self.token_expires_at <= (now or timezone.now())

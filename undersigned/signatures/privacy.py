@@ -63,6 +63,8 @@ def ip_hash(address: str, day: date | None = None) -> tuple[str, date]:
 def forget_old_addresses(now=None) -> int:
     """Clear IP hashes older than the window and destroy their days' salts."""
     cutoff = (now or timezone.now()).date() - timedelta(days=settings.IP_HASH_DAYS)
-    cleared = Signature.objects.filter(ip_day__lt=cutoff).update(ip_hash="", ip_day=None)
+    cleared = Signature.objects.filter(ip_day__lt=cutoff).update(
+        ip_hash="", ip_day=None, email_domain=""
+    )
     DailySalt.objects.filter(day__lt=cutoff).delete()
     return cleared

@@ -15,7 +15,10 @@ from undersigned.lib import sealing
 from undersigned.lib.caching import forget_cached
 from undersigned.lib.emails import canonical_email
 from undersigned.lib.tokens import new_token, token_hash
+from undersigned.moderation import limits
+from undersigned.moderation.models import Policy
 from undersigned.outbox import mail
+from undersigned.signatures import privacy
 from undersigned.signatures.models import CountDelta, Receipt, Signature, this_hour
 
 
@@ -35,6 +38,10 @@ class InvalidToken(SigningError):
 
 class ExpiredToken(SigningError):
     status = 410
+
+
+class SigningPaused(LetterNotOpen):
+    """A kill switch is on (for the letter or the instance)."""
 
 
 @dataclass(frozen=True)
@@ -59,7 +66,7 @@ def _stored_fields(letter: Letter, data: SignatureData) -> dict:
     return {**fields, "sealed": None}  # `count`, or no organizer key: not stored at all
 
 
-def sign(letter: Letter, data: SignatureData, ip_hash: str = "", ip_day=None) -> None:
+def sign(letter: Letter, data: SignatureData, ip: str = "", honeypot: bool = False) -> None:
     """Record a pending signature and mail a confirmation link.
 
     The caller sees the same outcome whatever the email's history: a new address gets a
@@ -72,6 +79,10 @@ def sign(letter: Letter, data: SignatureData, ip_hash: str = "", ip_day=None) ->
     """
     if not letter.accepts_signatures:
         raise LetterNotOpen("This letter is closed and no longer takes signatures.")
+    policy = Policy.current()
+    if policy.signing_paused or letter.signing_paused:
+        message = policy.pause_message if policy.signing_paused else letter.pause_message
+        raise SigningPaused(message or "Signing is paused for a short while; come back later.")
     canonical = canonical_email(data.email)
     verified_domain = letter.verified_domain(canonical.rpartition("@")[2])
     if letter.members_only and not verified_domain:
@@ -80,6 +91,8 @@ def sign(letter: Letter, data: SignatureData, ip_hash: str = "", ip_day=None) ->
             f"address at {' or '.join(letter.domain_list)}."
         )
     email_hash = letter.email_hash(canonical)
+    ip_hash, ip_day = privacy.ip_hash(ip)
+    flag = limits.HONEYPOT if honeypot else limits.flag_for(letter.pk, canonical, ip, ip_hash)
     token, receipt = new_token(), new_token()
     fields = {
         **_stored_fields(letter, data),
@@ -89,6 +102,8 @@ def sign(letter: Letter, data: SignatureData, ip_hash: str = "", ip_day=None) ->
         "token_expires_at": Signature.new_expiry(),
         "ip_hash": ip_hash,
         "ip_day": ip_day if ip_hash else None,
+        "email_domain": canonical.rpartition("@")[2],
+        "flag": flag,
     }
     with transaction.atomic():
         # New and known addresses take the same steps (an insert that may do nothing, a read,
@@ -142,7 +157,7 @@ def confirm(token: str) -> Signature:
         changed = Signature.objects.filter(
             pk=signature.pk, status=Signature.Status.PENDING, token_hash=signature.token_hash
         ).update(status=Signature.Status.CONFIRMED, confirmed_at=this_hour())
-        if changed:
+        if changed and signature.is_counted_once_confirmed:
             CountDelta.objects.create(
                 letter_id=signature.letter_id, signatures=1, verified=int(signature.is_verified)
             )
@@ -173,7 +188,7 @@ def withdraw(receipt: str) -> bool:
         return False
     with transaction.atomic():
         deleted, _ = Signature.objects.filter(pk=signature.pk).delete()
-        if deleted and signature.is_confirmed:
+        if deleted and signature.is_counted:
             CountDelta.objects.create(
                 letter_id=signature.letter_id, signatures=-1, verified=-int(signature.is_verified)
             )

@@ -1,0 +1,152 @@
+"""Bulk invalidation (with a dry run, a public reason, an audit entry and undo) and the
+trending report. The admin and the `invalidate` command both call these."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import Count, Q
+from django.db.models.functions import TruncHour
+from django.utils import timezone
+
+from undersigned.letters.models import Letter
+from undersigned.lib.caching import forget_cached
+from undersigned.moderation.models import AuditEntry, Invalidation, Policy, audit
+from undersigned.signatures.models import CountDelta, Signature
+
+
+@dataclass(frozen=True)
+class Criteria:
+    """Which of a letter's counted signatures to invalidate. At least one of domain and
+    ip_hash; the time window (on the hour the signature arrived) is optional. IP hashes exist
+    only for the last UNDERSIGNED_IP_HASH_DAYS days, so matching by them works only then."""
+
+    domain: str = ""
+    ip_hash: str = ""
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def __post_init__(self):
+        if not (self.domain or self.ip_hash):
+            raise ValueError("Give an email domain or an IP hash to match.")
+
+    def query(self) -> Q:
+        q = Q()
+        if self.domain:
+            q &= Q(email_domain=self.domain.lower()) | Q(verified_domain=self.domain.lower())
+        if self.ip_hash:
+            q &= Q(ip_hash=self.ip_hash)
+        if self.since:
+            q &= Q(created_at__gte=self.since)
+        if self.until:
+            q &= Q(created_at__lt=self.until)
+        return q
+
+    def as_json(self) -> dict:
+        return {
+            k: (v.isoformat() if isinstance(v, datetime) else v)
+            for k, v in asdict(self).items()
+            if v
+        }
+
+
+def matching(letter: Letter, criteria: Criteria):
+    return Signature.objects.counted().filter(criteria.query(), letter=letter)
+
+
+def dry_run(letter: Letter, criteria: Criteria) -> int:
+    return matching(letter, criteria).count()
+
+
+def invalidate(letter: Letter, criteria: Criteria, reason: str, actor) -> Invalidation:
+    with transaction.atomic():
+        invalidation = Invalidation.objects.create(
+            letter=letter, reason=reason, criteria=criteria.as_json(), created_by=actor
+        )
+        rows = matching(letter, criteria).select_for_update()
+        counts = rows.aggregate(n=Count("id"), v=Count("id", filter=~Q(verified_domain="")))
+        rows.update(invalidation=invalidation)
+        invalidation.count = counts["n"]
+        invalidation.save(update_fields=["count"])
+        if counts["n"]:
+            CountDelta.objects.create(letter=letter, signatures=-counts["n"], verified=-counts["v"])
+        audit(
+            actor,
+            "invalidate",
+            letter,
+            invalidation=invalidation.pk,
+            count=counts["n"],
+            reason=reason,
+            criteria=criteria.as_json(),
+        )
+    forget_cached(letter.slug)
+    return invalidation
+
+
+def undo(invalidation: Invalidation, actor) -> int:
+    """Put the signatures back into the count; returns how many."""
+    with transaction.atomic():
+        locked = Invalidation.objects.select_for_update().get(pk=invalidation.pk)
+        if locked.undone_at:
+            return 0
+        rows = Signature.objects.filter(invalidation=locked)
+        counts = rows.aggregate(n=Count("id"), v=Count("id", filter=~Q(verified_domain="")))
+        rows.update(invalidation=None)
+        locked.undone_at = timezone.now()
+        locked.save(update_fields=["undone_at"])
+        if counts["n"]:
+            CountDelta.objects.create(
+                letter_id=locked.letter_id, signatures=counts["n"], verified=counts["v"]
+            )
+        audit(actor, "undo-invalidation", locked.letter, invalidation=locked.pk, count=counts["n"])
+    forget_cached(locked.letter.slug)
+    return counts["n"]
+
+
+def trending(letter: Letter, hours: int = 24, top: int = 10) -> dict[str, list[dict]]:
+    """Signatures per email domain and per client-address hash, per hour, busiest first."""
+    since = timezone.now() - timedelta(hours=hours)
+    base = Signature.objects.filter(letter=letter, created_at__gte=since)
+    report = {}
+    for field in ("email_domain", "ip_hash"):
+        rows = (
+            base.exclude(**{field: ""})
+            .annotate(hour=TruncHour("created_at"))
+            .values("hour", field)
+            .annotate(signatures=Count("id"), flagged=Count("id", filter=~Q(flag="")))
+            .order_by("-signatures")[:top]
+        )
+        report[field] = [{**row, "key": row.pop(field)} for row in rows]
+    return report
+
+
+def alert_on_trends(now=None) -> list[tuple[str, str, int]]:
+    """Mail the operators about any domain or client hash that signed one letter more than
+    the policy's threshold in the past hour; once per letter, key and hour."""
+    from undersigned.outbox import mail
+
+    now = now or timezone.now()
+    threshold = Policy.current().trending_alert_per_hour
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    recent = Signature.objects.filter(created_at__gte=now - timedelta(hours=1))
+    alerts = []
+    for field in ("email_domain", "ip_hash"):
+        rows = (
+            recent.exclude(**{field: ""})
+            .values("letter__slug", "letter_id", field)
+            .annotate(n=Count("id"))
+            .filter(n__gt=threshold)
+        )
+        for row in rows:
+            detail = {"field": field, "key": row[field], "hour": hour.isoformat()}
+            if AuditEntry.objects.filter(
+                action="trend-alert", letter_id=row["letter_id"], detail=detail
+            ).exists():
+                continue
+            letter = Letter.objects.get(pk=row["letter_id"])
+            audit(None, "trend-alert", letter, **detail)
+            mail.send_trend_alert(letter, field, row[field], row["n"], threshold)
+            alerts.append((row["letter__slug"], row[field], row["n"]))
+    return alerts
