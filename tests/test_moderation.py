@@ -1,0 +1,199 @@
+"""Abuse resistance: limits and blocklists flag without telling, kill switches, bulk
+invalidation with dry run and undo, the audit log, the trending report and its alerts."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from django.test import Client
+from django.utils import timezone
+
+from tests.conftest import drain, last_token
+from undersigned.letters.models import Letter
+from undersigned.moderation import services
+from undersigned.moderation.models import AuditEntry, Invalidation, Policy
+from undersigned.outbox.models import OutgoingEmail
+from undersigned.signatures.models import Signature
+
+pytestmark = pytest.mark.django_db
+
+
+def sign_and_confirm(letter, email, ip="198.51.100.1", **extra):
+    client = Client(REMOTE_ADDR=ip)
+    response = client.post(f"/l/{letter.slug}/", {"name": "Sam", "email": email, **extra})
+    client.post(f"/v/{last_token()}")
+    return response
+
+
+def policy(**fields) -> Policy:
+    current = Policy.current()
+    for name, value in fields.items():
+        setattr(current, name, value)
+    current.save()
+    return current
+
+
+def test_signatures_over_the_client_limit_look_accepted_but_are_not_counted(letter):
+    policy(burst_per_client=3)
+    answers = {sign_and_confirm(letter, f"p{i}@example.org")["Location"] for i in range(5)}
+    assert answers == {f"/l/{letter.slug}/signed/"}  # the same answer every time
+    assert OutgoingEmail.objects.filter(kind="confirm").count() == 5  # mail as usual
+    drain()
+    assert Letter.objects.get().signature_count == 3
+    assert list(Signature.objects.exclude(flag="").values_list("flag", flat=True)) == [
+        "rate-client",
+        "rate-client",
+    ]
+    assert len(Client().get(f"/api/v1/letters/{letter.slug}/signatures").json()["signatures"]) == 3
+
+
+def test_the_client_limit_is_per_address_and_allowlisted_networks_are_exempt(letter, settings):
+    policy(burst_per_client=1)
+    sign_and_confirm(letter, "a@example.org", ip="198.51.100.1")
+    sign_and_confirm(letter, "b@example.org", ip="198.51.100.2")  # another client
+    from undersigned.lib.config import parse_cidrs
+
+    settings.RATE_LIMIT_ALLOW = parse_cidrs("203.0.113.0/24", "test")
+    for i in range(3):
+        sign_and_confirm(letter, f"nat{i}@example.org", ip="203.0.113.9")  # an office NAT
+    drain()
+    assert Letter.objects.get().signature_count == 5
+
+
+def test_the_domain_limit_spares_big_providers(letter):
+    policy(burst_per_domain=2, burst_per_client=100)
+    for i in range(4):
+        sign_and_confirm(letter, f"x{i}@tiny.example", ip=f"198.51.100.{i + 1}")
+        sign_and_confirm(letter, f"x{i}@gmail.com", ip=f"198.51.100.{i + 1}")
+    drain()
+    flags = list(Signature.objects.values_list("email_domain", "flag").order_by("id"))
+    assert [f for d, f in flags if d == "tiny.example"] == ["", "", "rate-domain", "rate-domain"]
+    assert all(f == "" for d, f in flags if d == "gmail.com")
+    assert Letter.objects.get().signature_count == 6
+
+
+def test_blocked_domains_and_patterns_are_never_counted(letter):
+    policy(blocked_domains="spam.example", blocked_patterns="*+bulk*@example.org")
+    sign_and_confirm(letter, "x@spam.example", ip="198.51.100.1")
+    sign_and_confirm(letter, "ann+bulk7@example.org", ip="198.51.100.2")
+    sign_and_confirm(letter, "ann@example.org", ip="198.51.100.3")
+    drain()
+    assert Letter.objects.get().signature_count == 1
+    assert Signature.objects.filter(flag="blocked").count() == 2
+
+
+def test_a_filled_honeypot_is_accepted_on_screen_and_never_counted(letter):
+    response = sign_and_confirm(letter, "bot@example.org", website="http://spam.example")
+    assert response.status_code == 302
+    drain()
+    assert Signature.objects.get().flag == "honeypot"
+    assert Letter.objects.get().signature_count == 0
+    page = Client().get(f"/l/{letter.slug}/").content.decode()
+    assert 'class="hp" aria-hidden="true"' in page and 'tabindex="-1"' in page
+
+
+@pytest.mark.parametrize("switch", ["letter", "instance"])
+def test_kill_switches_pause_signing_with_a_message(client, letter, switch):
+    if switch == "letter":
+        letter.signing_paused, letter.pause_message = True, "Back at noon."
+        letter.save()
+    else:
+        policy(signing_paused=True, pause_message="Back at noon.")
+    page = client.get(f"/l/{letter.slug}/").content.decode()
+    assert "Back at noon." in page and 'name="email"' not in page
+    form = client.post(f"/l/{letter.slug}/", {"name": "Sam", "email": "s@example.org"})
+    assert form.status_code == 409 and "Back at noon." in form.content.decode()
+    api = client.post(
+        f"/api/v1/letters/{letter.slug}/signatures",
+        {"name": "Sam", "email": "s@example.org"},
+        content_type="application/json",
+    )
+    assert api.status_code == 409 and api.json()["error"] == "Back at noon."
+    assert not Signature.objects.exists()
+
+
+def test_bulk_invalidation_has_a_dry_run_a_public_reason_an_audit_entry_and_undo(
+    letter, admin_user
+):
+    for i in range(3):
+        sign_and_confirm(letter, f"s{i}@sock.example", ip=f"198.51.100.{i + 1}")
+    sign_and_confirm(letter, "real@example.org", ip="198.51.100.9")
+    drain()
+    criteria = services.Criteria(domain="sock.example")
+    assert services.dry_run(letter, criteria) == 3
+    assert Letter.objects.get().signature_count == 4  # a dry run changes nothing
+
+    invalidation = services.invalidate(
+        letter, criteria, "Sock puppets from one domain.", admin_user
+    )
+    drain()
+    assert invalidation.count == 3 and Letter.objects.get().signature_count == 1
+    page = Client().get(f"/l/{letter.slug}/").content.decode()
+    assert "3 signatures removed. Sock puppets from one domain." in page
+    api = Client().get(f"/api/v1/letters/{letter.slug}").json()
+    assert api["invalidations"][0]["count"] == 3
+    entry = AuditEntry.objects.get(action="invalidate")
+    assert entry.actor == admin_user and entry.detail["count"] == 3
+
+    assert services.undo(invalidation, admin_user) == 3
+    assert services.undo(invalidation, admin_user) == 0  # twice is harmless
+    drain()
+    assert Letter.objects.get().signature_count == 4
+    assert AuditEntry.objects.filter(action="undo-invalidation").count() == 1
+    from django.core.management import call_command
+
+    call_command("reconcile")
+    assert Letter.objects.get().signature_count == 4
+
+
+def test_the_admin_invalidates_only_after_a_dry_run(admin_client, letter):
+    sign_and_confirm(letter, "s@sock.example")
+    drain()
+    form = {"letter": letter.pk, "reason": "Puppets.", "domain": "sock.example"}
+    dry = admin_client.post("/admin/moderation/invalidation/add/", form)
+    assert dry.status_code == 200 and "Dry run: 1 counted signature match" in dry.content.decode()
+    assert not Invalidation.objects.exists()
+    done = admin_client.post("/admin/moderation/invalidation/add/", {**form, "confirm": "on"})
+    assert done.status_code == 302
+    assert Invalidation.objects.get().count == 1
+
+
+def test_the_trending_report_shows_domains_and_address_hashes(admin_client, letter):
+    for i in range(3):
+        sign_and_confirm(letter, f"s{i}@sock.example", ip="198.51.100.7")
+    page = admin_client.get(f"/admin/letters/letter/{letter.pk}/trending/")
+    html = page.content.decode()
+    assert page.status_code == 200 and "sock.example" in html
+    assert Signature.objects.first().ip_hash in html
+    assert "kept only for the last few days" in html
+
+
+def test_operators_get_one_alert_per_hour_past_the_threshold(letter, django_user_model):
+    django_user_model.objects.create_superuser("op", "op@example.org", "pw-op-123456")
+    policy(trending_alert_per_hour=2, burst_per_client=100)
+    for i in range(3):
+        sign_and_confirm(letter, f"s{i}@sock.example", ip="198.51.100.7")
+    alerts = services.alert_on_trends()
+    assert {key for _, key, _ in alerts} >= {"sock.example"}
+    assert services.alert_on_trends() == []  # once per hour
+    mails = OutgoingEmail.objects.filter(kind="trend-alert")
+    assert mails.count() == len(alerts) and {m.to for m in mails} == {"op@example.org"}
+
+
+def test_domains_and_address_hashes_are_forgotten_after_the_window(letter, settings):
+    from undersigned.signatures.retention import purge
+
+    sign_and_confirm(letter, "s@sock.example")
+    with time_machine.travel(timezone.now() + timedelta(days=settings.IP_HASH_DAYS + 1)):
+        purge()
+    assert Signature.objects.values_list("email_domain", "ip_hash").get() == ("", "")
+
+
+def test_a_policy_change_applies_at_once_in_this_process(letter):
+    policy(signing_paused=True)
+    assert Policy.current().signing_paused
+    policy(signing_paused=False)
+    assert not Policy.current().signing_paused
+    assert Policy.objects.count() == 1
