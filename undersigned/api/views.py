@@ -38,7 +38,7 @@ def api_view(methods):
 
 
 def _published_letter(slug: str) -> Letter | None:
-    return Letter.objects.published().filter(slug=slug).first()
+    return Letter.objects.published_at_slug(slug)
 
 
 def _not_found(slug: str) -> JsonResponse:

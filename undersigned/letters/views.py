@@ -4,7 +4,8 @@ members-only letters, the teaser and the membership check that opens them."""
 from __future__ import annotations
 
 from django.conf import settings
-from django.shortcuts import get_object_or_404, redirect, render
+from django.http import Http404
+from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 
@@ -20,7 +21,10 @@ from undersigned.signatures.services import LetterNotOpen, SigningError, sign
 
 def get_published_letter(slug: str) -> Letter:
     """The letter readers may see at ``slug``, or 404 (unknown and draft look the same)."""
-    return get_object_or_404(Letter.objects.published(), slug=slug)
+    letter = Letter.objects.published_at_slug(slug)
+    if letter is None:
+        raise Http404("No such letter")
+    return letter
 
 
 PAGE_SECONDS = 2  # how long each process reuses a rendered public page

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from undersigned.lib.caching import MISSING, recent
 from undersigned.lib.tokens import derive_key, keyed_hash
 from undersigned.signatures.models import DailySalt, Signature
 
@@ -41,6 +42,15 @@ def _in(address: str, networks) -> bool:
 
 
 def _salt(day: date) -> str:
+    key = f"ip-salt:{day.isoformat()}"
+    salt = recent.get(key)
+    if salt is MISSING:
+        salt = _stored_salt(day)
+        recent.set(key, salt, 60)
+    return salt
+
+
+def _stored_salt(day: date) -> str:
     row = DailySalt.objects.filter(day=day).first()
     if row is None:
         try:
@@ -67,4 +77,5 @@ def forget_old_addresses(now=None) -> int:
         ip_hash="", ip_day=None, email_domain=""
     )
     DailySalt.objects.filter(day__lt=cutoff).delete()
+    recent.clear()  # this process's copy of a destroyed salt must go too
     return cleared
