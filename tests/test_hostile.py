@@ -1,10 +1,14 @@
 """Hostile input, generated: every form and API endpoint gets arbitrary text, bytes, JSON,
-query strings and paths, and must answer with a status from ``EXPECTED`` (never 500) and write
-nothing half-way. Then Schemathesis checks the API against its own OpenAPI document.
+query strings, paths, methods and headers, and must answer with a status from ``EXPECTED``
+(never 500) and write nothing half-way: a refused request changes no row, an accepted
+signature adds at most one row and never one without a confirmation mail. Then Schemathesis
+checks every API operation against the OpenAPI document. Two bugs found on the way (now fixed)
+have tests of their own at the end.
 
 Each Hypothesis example runs in a savepoint that is rolled back afterwards, so examples do not
-see each other's rows; caches (rate-limit counters) are cleared too. Bounded for a 2-core
-machine: the whole file runs in well under a minute on SQLite."""
+see each other's rows; caches (rate-limit counters, rendered pages) are cleared too. Bounded
+for a 2-core machine: about 20 s on SQLite, 30 s on PostgreSQL. For the statuses each test
+reached, run with ``--hypothesis-show-statistics``."""
 
 from __future__ import annotations
 
@@ -13,16 +17,18 @@ import json
 from contextlib import contextmanager
 from urllib.parse import quote, quote_from_bytes, urlencode
 
+import hypothesis
 import pytest
 import schemathesis
 from django.core.cache import caches
+from django.core.validators import validate_email
 from django.core.wsgi import get_wsgi_application
 from django.db import transaction
 from django.http import QueryDict
 from django.test import Client
-import hypothesis
 from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
+from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -32,11 +38,14 @@ from schemathesis.specs.openapi.checks import (
 
 from tests.conftest import make_letter
 from undersigned.accounts.models import OrganizerKey
+from undersigned.api import openapi
 from undersigned.letters.models import Letter, MemberPass
 from undersigned.lib import sealing
+from undersigned.lib.caching import recent
 from undersigned.lib.config import parse_cidrs
 from undersigned.lib.emails import canonical_email
 from undersigned.outbox.models import OutgoingEmail
+from undersigned.signatures.forms import SignatureForm
 from undersigned.signatures.models import CountDelta, Receipt, Signature
 from undersigned.signatures.services import SignatureData, sign
 
@@ -46,7 +55,7 @@ FORM = "application/x-www-form-urlencoded"
 SIGNATURES_API = "/api/v1/letters/{}/signatures"
 
 HOSTILE = hypothesis.settings(
-    max_examples=30,
+    max_examples=40,
     deadline=None,
     suppress_health_check=[
         HealthCheck.function_scoped_fixture,
@@ -54,7 +63,7 @@ HOSTILE = hypothesis.settings(
         HealthCheck.data_too_large,
     ],
 )
-FEW = hypothesis.settings(HOSTILE, max_examples=15)
+FEW = hypothesis.settings(HOSTILE, max_examples=20)
 
 
 # --- strategies ----------------------------------------------------------------------------
@@ -125,26 +134,66 @@ EMAILS = [
 email = st.one_of(st.sampled_from(EMAILS), st.emails(), text(80))
 
 
-def payload_value(field: str) -> st.SearchStrategy[str]:
-    if field == "email":
-        return email
-    if field == "display":
-        return st.one_of(st.sampled_from(["public", "hidden", "count", "PUBLIC", ""]), text(20))
-    if field == "name":
-        return st.one_of(st.sampled_from(["Ada Lovelace", "李小龙", "ǅ", "-"]), text())
-    return text(1100 if field == "comment" else 250)
+def pick(*values, otherwise: st.SearchStrategy | None = None) -> st.SearchStrategy:
+    """One of ``values`` or of ``otherwise``, each branch about as likely (``sampled_from``
+    runs out of new values early, and Hypothesis then draws the other branch nearly always)."""
+    branches = [st.just(value) for value in values]
+    return st.one_of(*branches, *([otherwise] if otherwise is not None else []))
 
 
-SIGN_FIELDS = ("name", "email", "affiliation", "department", "comment", "display")
+def spoil(valid: st.SearchStrategy[dict], hostile: dict) -> st.SearchStrategy[dict]:
+    """Valid fields as they are, or with one of them hostile, or with one missing: one bad
+    field at a time reaches each field's own checks."""
+
+    def variants(fields: dict) -> st.SearchStrategy[dict]:
+        keys = sorted(hostile)
+        return st.one_of(
+            st.just(fields),
+            st.sampled_from(keys).flatmap(lambda k: hostile[k].map(lambda v: {**fields, k: v})),
+            st.sampled_from(keys).flatmap(lambda k: hostile[k].map(lambda v: {**fields, k: v})),
+            st.sampled_from(sorted(fields) or [""]).map(
+                lambda k: {key: v for key, v in fields.items() if key != k}
+            ),
+        )
+
+    return valid.flatmap(variants)
+
+
+# Letters, digits, spaces and punctuation: text that every field takes.
+PLAIN = st.characters(categories=("L", "N", "P", "Zs"), exclude_characters="\ufffd")
+VALID_EMAIL = st.one_of(
+    st.sampled_from(EMAILS[:13]),  # the well-formed ones
+    st.from_regex(
+        r"[a-z0-9][a-z0-9.+_-]{0,15}@(example\.org|gmail\.com|example\.com)", fullmatch=True
+    ),
+)
+valid_signature = st.fixed_dictionaries(
+    {
+        "name": st.one_of(
+            st.sampled_from(["Ada Lovelace", "李小龙", "ǅ", "O'Brien", "-"]),
+            st.text(PLAIN, max_size=40).filter(lambda s: s.strip()),
+        ),
+        "email": VALID_EMAIL,
+    },
+    optional={
+        "affiliation": st.text(PLAIN, max_size=40),
+        "department": st.text(PLAIN, max_size=40),
+        "comment": st.text(PLAIN, max_size=200),
+        "display": st.sampled_from(["public", "hidden", "count"]),
+    },
+)
+HOSTILE_SIGNATURE = {
+    "name": text(),
+    "email": email,
+    "affiliation": text(250),
+    "department": text(150),
+    "comment": text(1100),
+    "display": st.one_of(st.sampled_from(["PUBLIC", "none", " public"]), text(20)),
+}
+SIGN_FIELDS = tuple(HOSTILE_SIGNATURE)
 signing_fields = st.one_of(
-    # Mostly well-formed: name and email present, so deeper code runs too.
-    st.fixed_dictionaries(
-        {"name": payload_value("name"), "email": payload_value("email")},
-        optional={f: payload_value(f) for f in SIGN_FIELDS[2:]} | {"website": text(30)},
-    ),
-    st.fixed_dictionaries(
-        {}, optional={f: payload_value(f) for f in SIGN_FIELDS} | {"website": text(30)}
-    ),
+    spoil(valid_signature, {**HOSTILE_SIGNATURE, "website": text(30)}),
+    st.fixed_dictionaries({}, optional={**HOSTILE_SIGNATURE, "website": text(30)}),
 )
 extra_pairs = st.lists(
     st.tuples(
@@ -215,13 +264,12 @@ json_value = st.recursive(
 )
 api_payload = st.one_of(
     json_value,
-    signing_fields.map(lambda fields: {k: v for k, v in fields.items() if k != "website"}),
-    # The right keys with values of any JSON type.
-    st.fixed_dictionaries({}, optional={f: json_value for f in SIGN_FIELDS}),
-    st.fixed_dictionaries({"name": payload_value("name"), "email": email}).flatmap(
-        lambda fields: st.dictionaries(st.text(CHARS, max_size=12), json_value, max_size=2).map(
-            lambda extra: {**extra, **fields}
-        )
+    spoil(valid_signature, HOSTILE_SIGNATURE),
+    spoil(valid_signature, HOSTILE_SIGNATURE),
+    # The right keys with values of any JSON type, or one unknown key more.
+    spoil(valid_signature, {f: json_value for f in SIGN_FIELDS}),
+    st.tuples(valid_signature, st.text(CHARS, max_size=12), json_value).map(
+        lambda t: {t[1]: t[2], **t[0]}
     ),
 )
 
@@ -261,7 +309,39 @@ query_value = st.one_of(
         ]
     ),
 )
+query_string = st.one_of(
+    st.fixed_dictionaries(
+        {}, optional={"after": query_value, "limit": query_value, "next": query_value}
+    ).map(urlencode),
+    st.binary(max_size=80).map(lambda b: quote_from_bytes(b, safe="=&")),
+    st.text(st.characters(codec="ascii"), max_size=60).map(lambda s: quote(s, safe="=&")),
+)
 METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+# Header values as a WSGI server hands them over (latin-1 text).
+LATIN1 = st.text(st.characters(codec="latin-1", exclude_characters="\x00"), max_size=80)
+cookie_name = st.from_regex(r"[a-z_]{1,9}", fullmatch=True)
+cookie_value = st.one_of(
+    LATIN1, st.from_regex(r"[a-z0-9]{32}", fullmatch=True), pick('"a\\012b"', "")
+)
+cookie_header = st.lists(
+    st.tuples(pick("sessionid", "csrftoken", "messages", otherwise=cookie_name), cookie_value),
+    max_size=3,
+).map(lambda pairs: "; ".join(f"{k}={v}" for k, v in pairs))
+headers = st.fixed_dictionaries(
+    {},
+    optional={
+        "HTTP_COOKIE": st.one_of(cookie_header, LATIN1),
+        "HTTP_IF_NONE_MATCH": st.one_of(LATIN1, pick("*", 'W/"x"', '"", ,')),
+        "HTTP_X_FORWARDED_FOR": st.one_of(
+            LATIN1, pick("203.0.113.9", "::1, 10.0.0.1", "300.1.1.1", "a, b, , c")
+        ),
+        "HTTP_HOST": pick("testserver", "evil.example", "127.0.0.1:8000", otherwise=LATIN1),
+        "HTTP_ORIGIN": pick("null", "https://evil.example", otherwise=LATIN1),
+        "HTTP_ACCEPT": LATIN1,
+    },
+    # A quoted cookie can spell NUL as \\000: the test at the end covers that one.
+)
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -269,7 +349,8 @@ METHODS = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
 
 @contextmanager
 def rolled_back():
-    """One example's world: a fresh cache, and every row it writes undone afterwards."""
+    """One example's world: fresh caches, and every row it writes undone afterwards."""
+    recent.clear()
     for cache in caches.all():
         cache.clear()
     with transaction.atomic():
@@ -284,25 +365,30 @@ def client() -> Client:
 def check_status(response, what: str = ""):
     if response.streaming:  # an export: errors surface while streaming
         response.content = b"".join(response.streaming_content)
+    if hypothesis.currently_in_test_context():  # --hypothesis-show-statistics lists them
+        hypothesis.event(f"status {response.status_code}")
     assert response.status_code in EXPECTED, (
         f"{what}: {response.status_code}\n{response.content[:2000]!r}"
     )
     assert response.status_code != 500
 
 
-def check_json_error(response):
-    """The API answers errors as ``{"error": "..."}``."""
+def check_json_error(response, what: str = ""):
+    """The API answers errors as ``{"error": "..."}`` (without the body for HEAD)."""
     if response.status_code >= 400:
-        assert response["Content-Type"].startswith("application/json"), response["Content-Type"]
-        assert isinstance(response.json()["error"], str)
+        content_type = response.get("Content-Type", "")
+        assert content_type.startswith("application/json"), f"{what}: {content_type}"
+        if response.request["REQUEST_METHOD"] != "HEAD":
+            assert isinstance(json.loads(response.content)["error"], str), what
 
 
 TABLES = (Signature, Receipt, OutgoingEmail, CountDelta, MemberPass, Letter, OrganizerKey)
+SIGNING = (Signature, Receipt, OutgoingEmail, CountDelta, Letter)
 
 
-def snapshot() -> dict:
-    """Every row a request could write, in full (the tables are tiny here)."""
-    return {model.__name__: list(model.objects.order_by("pk").values()) for model in TABLES}
+def snapshot(*models) -> dict:
+    """The rows a request could write, in full (the tables are tiny here)."""
+    return {m.__name__: list(m.objects.order_by("pk").values()) for m in models or TABLES}
 
 
 def added(before: dict, after: dict, model) -> int:
@@ -310,7 +396,7 @@ def added(before: dict, after: dict, model) -> int:
 
 
 def assert_unchanged(before: dict, what: str):
-    after = snapshot()
+    after = snapshot(*[model for model in TABLES if model.__name__ in before])
     changed = [name for name in before if before[name] != after[name]]
     assert not changed, f"{what} was refused but changed {changed}"
 
@@ -329,7 +415,7 @@ class Ledger:
         if not accepted:
             assert_unchanged(before, what)
             return
-        after = snapshot()
+        after = snapshot(*SIGNING)
         signatures = added(before, after, Signature)
         mails = added(before, after, OutgoingEmail)
         assert signatures in (0, 1), f"{what} added {signatures} signatures"
@@ -389,7 +475,13 @@ def letters(db, organizer, letter, draft_letter, closed_letter):
             email_hash=letter.email_hash(f"seed{i}@example.org"),
             verified_domain="example.org" if i % 2 else "",
         )
-    return {letter.slug: letter}
+    return {row.slug: row for row in Letter.objects.all()}
+
+
+@pytest.fixture
+def trusted_proxy(settings):
+    """The test client's address is a trusted proxy, so X-Forwarded-For is parsed."""
+    settings.TRUSTED_PROXIES = parse_cidrs("127.0.0.0/8", "TRUSTED_PROXIES")
 
 
 @pytest.fixture
@@ -405,9 +497,14 @@ def links(letters):
     return found
 
 
-SLUGS = st.one_of(
-    st.sampled_from(["clean-air", "clean-air", "staff", "closed-letter", "draft-letter"]),
-    path_text(),
+SLUGS = pick(
+    "clean-air",
+    "clean-air",
+    "clean-air",
+    "staff",
+    "closed-letter",
+    "draft-letter",
+    otherwise=path_text(),
 )
 
 
@@ -417,21 +514,34 @@ SLUGS = st.one_of(
 @HOSTILE
 @given(
     slug=SLUGS,
-    attempts=st.lists(st.tuples(signing_fields, extra_pairs), min_size=1, max_size=3),
+    attempts=st.lists(
+        st.tuples(signing_fields, extra_pairs, st.booleans()), min_size=1, max_size=2
+    ),
+    env=headers,
 )
-def test_the_signing_form_survives_any_fields(letters, slug, attempts):
+def test_the_signing_form_survives_any_fields(letters, trusted_proxy, slug, attempts, env):
     with rolled_back():
         browser, ledger = client(), Ledger()
-        for fields, extra in attempts:
+        for fields, extra, again in attempts:
             body = urlencode([*fields.items(), *extra])
-            before = snapshot()
-            response = browser.post(f"/l/{slug}/", body, content_type=FORM)
+            before = snapshot(*SIGNING)
+            response = browser.post(f"/l/{slug}/", body, content_type=FORM, **env)
             check_status(response, f"POST /l/{slug}/ {body[:200]!r}")
             accepted = response.status_code == 302
             if accepted:
                 assert response["Location"] == f"/l/{slug}/signed/"
                 ledger.accept(slug, QueryDict(body)["email"])
             ledger.check_sign(before, response, accepted, f"POST /l/{slug}/")
+            if accepted and again:
+                # The same person again, spelled differently: the same answer, no new row.
+                address = QueryDict(body)["email"]
+                address = f" {address.upper() if address.isascii() else address} "
+                respelled = {**QueryDict(body).dict(), "email": address}
+                before = snapshot(*SIGNING)
+                repeat = browser.post(f"/l/{slug}/", urlencode(respelled), content_type=FORM, **env)
+                assert repeat.status_code == 302, repeat.status_code
+                hypothesis.event("signed twice")
+                assert added(before, snapshot(*SIGNING), Signature) == 0
         ledger.check_rows()
 
 
@@ -439,7 +549,7 @@ def test_the_signing_form_survives_any_fields(letters, slug, attempts):
 @given(slug=SLUGS, body=raw_body, content_type=content_type, method=st.sampled_from(METHODS))
 def test_the_signing_form_survives_any_bytes(letters, slug, body, content_type, method):
     with rolled_back():
-        before = snapshot()
+        before = snapshot(*SIGNING)
         response = client().generic(method, f"/l/{slug}/", body, content_type=content_type)
         check_status(response, f"{method} /l/{slug}/ {content_type!r} {body[:200]!r}")
         if response.status_code != 302:
@@ -455,14 +565,17 @@ def test_the_signing_form_survives_any_bytes(letters, slug, body, content_type, 
 @given(
     slug=SLUGS,
     attempts=st.lists(st.tuples(api_payload, st.booleans()), min_size=1, max_size=3),
+    env=headers,
 )
-def test_the_signing_api_survives_any_json(letters, slug, attempts):
+def test_the_signing_api_survives_any_json(letters, trusted_proxy, slug, attempts, env):
     with rolled_back():
         api, ledger = client(), Ledger()
         for payload, confirm in attempts:
             body = json.dumps(payload)
-            before = snapshot()
-            response = api.post(SIGNATURES_API.format(slug), body, content_type="application/json")
+            before = snapshot(*SIGNING)
+            response = api.post(
+                SIGNATURES_API.format(slug), body, content_type="application/json", **env
+            )
             check_status(response, f"POST {slug} {body[:300]}")
             check_json_error(response)
             accepted = response.status_code == 202
@@ -470,7 +583,7 @@ def test_the_signing_api_survives_any_json(letters, slug, attempts):
                 assert response.json() == {"status": "pending_confirmation"}
                 ledger.accept(slug, payload["email"])
             ledger.check_sign(before, response, accepted, f"POST {body[:300]}")
-            if accepted and confirm and added(before, snapshot(), OutgoingEmail):
+            if accepted and confirm and added(before, snapshot(*SIGNING), OutgoingEmail):
                 # Confirm, then read the pages that show the signature.
                 token = tokens_from_last_mail(OutgoingEmail.objects.latest("id").kind).get("v")
                 if token:
@@ -484,7 +597,7 @@ def test_the_signing_api_survives_any_json(letters, slug, attempts):
 @given(slug=SLUGS, body=raw_body, content_type=content_type)
 def test_the_signing_api_survives_any_bytes(letters, slug, body, content_type):
     with rolled_back():
-        before = snapshot()
+        before = snapshot(*SIGNING)
         response = client().generic(
             "POST", SIGNATURES_API.format(slug), body, content_type=content_type
         )
@@ -499,13 +612,7 @@ def test_the_signing_api_survives_any_bytes(letters, slug, body, content_type):
 @HOSTILE
 @given(
     slug=SLUGS,
-    params=st.one_of(
-        st.fixed_dictionaries(
-            {}, optional={"after": query_value, "limit": query_value, "x": query_value}
-        ).map(urlencode),
-        st.binary(max_size=80).map(lambda b: quote_from_bytes(b, safe="=&")),
-        st.text(st.characters(codec="ascii"), max_size=60).map(lambda s: quote(s, safe="=&")),
-    ),
+    params=query_string,
 )
 def test_the_signature_list_survives_any_query(letters, slug, params):
     response = client().get(f"{SIGNATURES_API.format(slug)}?{params}")
@@ -525,10 +632,8 @@ def test_the_signature_list_survives_any_query(letters, slug, params):
 
 
 def link_token(real: str) -> st.SearchStrategy[str]:
-    return st.one_of(
-        path_text(),
-        st.just(real),
-        st.sampled_from([real + "x", real[:-1], real.upper(), real + "%00", real + "%FF"]),
+    return pick(
+        real, real, real + "x", real[:-1], real.upper(), real + "%00", otherwise=path_text()
     )
 
 
@@ -583,8 +688,8 @@ def test_links_in_mail_survive_any_token(links, prefix, method, fields, data):
 
 member_email = st.one_of(
     email,
-    st.sampled_from(
-        [
+    pick(
+        *[
             "worker@example.com",
             "Worker@EXAMPLE.COM",
             "worker@sub.example.com",
@@ -596,11 +701,16 @@ member_email = st.one_of(
             "worker@example.com@evil.org",
         ]
     ),
+    st.from_regex(r"[a-z0-9.+-]{1,20}@([a-z]{1,10}\.)?example\.com", fullmatch=True),
 )
 
 
 @HOSTILE
-@given(slug=SLUGS, address=member_email, extra=extra_pairs)
+@given(
+    slug=pick("staff", "staff", "staff", "clean-air", "draft-letter", otherwise=path_text()),
+    address=member_email,
+    extra=extra_pairs,
+)
 def test_the_member_pass_form_survives_any_email(letters, slug, address, extra):
     with rolled_back():
         before = snapshot()
@@ -629,36 +739,51 @@ domain_list = st.lists(
     ),
     max_size=8,
 ).map(lambda items: " ".join(items))
-letter_fields = st.fixed_dictionaries(
+valid_letter = st.fixed_dictionaries(
     {
-        "title": st.one_of(st.just("A letter"), text(250)),
-        "slug": st.one_of(
-            st.from_regex(r"[-a-zA-Z0-9_]{1,85}", fullmatch=True),
-            st.sampled_from(["new", "NEW", "admin", "clean-air", "Clean-Air", "staff", "ü"]),
-            text(90),
+        "title": st.text(PLAIN, min_size=1, max_size=60).filter(str.strip),
+        "slug": st.from_regex(r"[a-z0-9][a-z0-9-]{0,30}", fullmatch=True),
+        "body": st.text(st.characters(exclude_categories=("Cs", "Cc", "Cf")), max_size=400).map(
+            lambda body: body + "\n\n- *one* demand\n- [a link](https://example.org)"
         ),
-        "body": st.one_of(st.just("We ask."), text(2000)),
+        "addressed_to": st.text(PLAIN, max_size=60),
+        "visibility": st.sampled_from(["public", "unlisted"]),
+        "deadline": pick("", "2999-06-01T12:00", "2000-01-01T00:00", "9999-12-31T23:59"),
+        "organization": st.text(PLAIN, max_size=60),
+        "purge_after_days": st.integers(0, 3650).map(str),
     },
     optional={
-        "addressed_to": text(250),
-        "visibility": st.one_of(st.sampled_from(["public", "unlisted", "members"]), text(20)),
-        "deadline": st.one_of(
-            st.datetimes().map(lambda d: d.strftime("%Y-%m-%dT%H:%M")),
-            st.sampled_from(["9999-12-31T23:59", "0001-01-01T00:00", "2024-02-30T10:00"]),
-            text(30),
-        ),
-        "organization": text(250),
-        "domains": st.one_of(domain_list, text(1100)),
-        "include_subdomains": st.sampled_from(["on", "true", "", "0", "x"]),
-        "discreet_mail": st.sampled_from(["on", "", "false"]),
-        "hide_count": st.sampled_from(["on", "", "1"]),
-        "purge_after_days": st.one_of(
-            st.integers().map(str),
-            st.sampled_from(["", "-1", "0", "2147483647", "2147483648", str(2**63), "1e3"]),
-            text(20),
-        ),
+        "domains": pick("example.com", "example.org, example.net", "bücher.de", "@Example.COM."),
+        "include_subdomains": st.just("on"),
+        "discreet_mail": st.just("on"),
+        "hide_count": st.just("on"),
     },
 )
+HOSTILE_LETTER = {
+    "title": text(250),
+    "slug": st.one_of(
+        st.from_regex(r"[-a-zA-Z0-9_]{1,85}", fullmatch=True),
+        st.sampled_from(["new", "NEW", "admin", "clean-air", "Clean-Air", "staff", "ü"]),
+        text(90),
+    ),
+    "body": text(2000),
+    "addressed_to": text(250),
+    "visibility": st.one_of(st.sampled_from(["members", "Public", "draft"]), text(20)),
+    "deadline": st.one_of(
+        st.datetimes().map(lambda d: d.strftime("%Y-%m-%dT%H:%M")),
+        st.sampled_from(["0001-01-01T00:00", "2024-02-30T10:00", "10000-01-01T00:00"]),
+        text(30),
+    ),
+    "organization": text(250),
+    "domains": st.one_of(domain_list, text(1100)),
+    "include_subdomains": st.sampled_from(["true", "", "0", "x", "off"]),
+    "purge_after_days": st.one_of(
+        st.integers().map(str),
+        st.sampled_from(["", "-1", "2147483647", "2147483648", str(2**63), "1e3", "٣"]),
+        text(20),
+    ),
+}
+letter_fields = spoil(valid_letter, HOSTILE_LETTER)
 
 
 def as_organizer(organizer) -> Client:
@@ -770,46 +895,109 @@ PATHS = [
     fields=st.dictionaries(
         st.sampled_from(["username", "password", "email", "name", "next"]), text(40), max_size=3
     ),
+    query=st.one_of(st.just(""), query_string),
+    env=headers,
 )
-def test_every_path_survives_any_slug_and_method(
-    letters, organizer, template, slug, fmt, method, logged_in, fields
+def test_every_path_survives_any_slug_method_query_and_header(
+    letters, organizer, template, slug, fmt, method, logged_in, fields, query, env
 ):
-    url = template.format(slug, fmt)
+    url = template.format(slug, fmt) + (f"?{query}" if query else "")
     with rolled_back():
-        browser = as_organizer(organizer) if logged_in else client()
-        response = browser.generic(method, url, urlencode(fields), content_type=FORM)
-        check_status(response, f"{method} {url} {fields!r}")
+        browser = client()
+        if logged_in:
+            browser = as_organizer(organizer)
+            env.pop("HTTP_COOKIE", None)  # keep the session cookie
+        response = browser.generic(method, url, urlencode(fields), content_type=FORM, **env)
+        check_status(response, f"{method} {url} {fields!r} {env!r}")
         if url.startswith("/api/"):
-            check_json_error(response)
+            check_json_error(response, f"{method} {url}")
 
 
 # --- Schemathesis against the OpenAPI document ---------------------------------------------
+# Schemathesis' own ``from_fixture(...).parametrize()`` does not run under pytest 9 (it reads
+# ``node._nodeid``), so each documented operation is a parameter here and its cases come from
+# ``operation.as_strategy``: valid and invalid input alike.
+
+OPERATIONS = [
+    (path, method.upper())
+    for path, operations in openapi.document()["paths"].items()
+    for method in operations
+]
+API_SLUGS = ["clean-air", "clean-air", "closed-letter", "staff", "draft-letter", "no-such-letter"]
 
 
 @pytest.fixture
-def api_schema(transactional_db, letters, settings):
-    # The WSGI app runs outside Django's test client, so the test needs real commits
-    # (transactional_db). Loopback is exempt from rate limits, as for the benchmarks.
-    settings.RATE_LIMIT_ALLOW = parse_cidrs("127.0.0.0/8,::1/128", "RATE_LIMIT_ALLOW")
+def api_schema(transactional_db, letters):
+    # The WSGI app runs outside Django's test client, which closes the database connection
+    # after each request: the test needs real commits (transactional_db).
+    recent.clear()
     for cache in caches.all():
         cache.clear()
-    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", get_wsgi_application())
-    schema.config.update(parameters={"path.slug": "clean-air"})
-    schema.config.generation.update(max_examples=25)
-    return schema
+    return schemathesis.openapi.from_wsgi("/api/v1/openapi.json", get_wsgi_application())
 
 
-api = schemathesis.pytest.from_fixture("api_schema")
-
-
-@api.parametrize()
-@hypothesis.settings(HOSTILE, max_examples=25)
-def test_the_api_matches_its_openapi_document(case):
-    case.call_and_validate(
-        checks=[
-            not_a_server_error,
-            status_code_conformance,
-            content_type_conformance,
-            response_schema_conformance,
-        ]
+@pytest.mark.parametrize(("path", "method"), OPERATIONS)
+def test_the_api_matches_its_openapi_document(api_schema, path, method):
+    operation = api_schema[path][method]
+    cases = st.sampled_from(API_SLUGS).flatmap(
+        lambda slug: st.one_of(
+            operation.as_strategy(GenerationMode.POSITIVE, path_parameters={"slug": slug}),
+            operation.as_strategy(GenerationMode.NEGATIVE, path_parameters={"slug": slug}),
+        )
     )
+
+    @hypothesis.settings(HOSTILE, max_examples=25)
+    @given(case=cases)
+    def check(case):
+        response = case.call_and_validate(
+            checks=[
+                not_a_server_error,
+                status_code_conformance,
+                content_type_conformance,
+                response_schema_conformance,
+            ]
+        )
+        hypothesis.event(f"status {response.status_code}")
+
+    check()
+
+
+# --- bugs found while writing these tests, fixed since ----------------------------------------
+
+# 215 characters as typed, under the 254 that the form checks; 453 once the domain is written
+# in ASCII (IDNA) for mail servers, which is what the form passes on and sign() stores.
+LABELS = ["".join(chr(0x4E00 + 331 * i + 7 * j) for j in range(18)) for i in range(11)]
+LONG_IN_ASCII = "ada@" + ".".join(LABELS) + ".cn"
+
+
+def test_the_long_address_is_short_as_typed_and_long_in_ascii():
+    """The premise of the next test: Django's validator takes the address as typed."""
+    validate_email(LONG_IN_ASCII)
+    assert len(LONG_IN_ASCII) <= 254
+    assert len(SignatureForm.base_fields["email"].clean(LONG_IN_ASCII)) <= 254
+    assert len(LONG_IN_ASCII.split("@")[1].encode("idna")) > 254
+
+
+@pytest.mark.parametrize("way", ["form", "api"])
+def test_an_address_too_long_in_ascii_is_refused(letters, way):
+    fields = {"name": "Ada", "email": LONG_IN_ASCII}
+    before = snapshot(*SIGNING)
+    with rolled_back():
+        if way == "form":
+            response = client().post("/l/clean-air/", urlencode(fields), content_type=FORM)
+        else:
+            response = client().post(
+                SIGNATURES_API.format("clean-air"), fields, content_type="application/json"
+            )
+        check_status(response, way)
+        assert response.status_code == 400
+        assert_unchanged(before, way)
+
+
+@pytest.mark.parametrize("url", ["/", "/l/clean-air/", "/l/staff/", "/organize/"])
+def test_a_session_cookie_with_a_nul_is_ignored(letters, url):
+    with rolled_back():
+        browser = Client(raise_request_exception=False, HTTP_COOKIE='sessionid="abcdefgh\\000"')
+        response = browser.get(url)
+        check_status(response, url)
+        assert response.status_code in (200, 302)

@@ -196,6 +196,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
+SESSION_ENGINE = "undersigned.lib.sessions"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "organize:dashboard"
 LOGOUT_REDIRECT_URL = "home"

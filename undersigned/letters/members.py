@@ -16,7 +16,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods, require_POST
 
 from undersigned.letters.models import Letter, MemberPass
-from undersigned.lib.emails import canonical_email, domain_to_ascii
+from undersigned.lib.emails import ascii_address, canonical_email
 from undersigned.lib.tokens import new_token, token_hash
 from undersigned.outbox import mail
 
@@ -46,9 +46,11 @@ class MemberForm(forms.Form):
         value = self.cleaned_data["email"]
         local, _, domain = value.rpartition("@")
         try:
-            value = f"{local}@{domain_to_ascii(domain)}"
+            value = ascii_address(local, domain)
         except UnicodeError:
             raise ValidationError("The domain of this email address is not valid.") from None
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
         if not self.letter.verified_domain(canonical_email(value).rpartition("@")[2]):
             raise ValidationError(
                 f"Use your address at {' or '.join(self.letter.domain_list) or 'the organization'}."

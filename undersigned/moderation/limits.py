@@ -7,6 +7,7 @@ process otherwise) under fixed windows of a minute (burst) and an hour (sustaine
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import time
 
@@ -49,7 +50,7 @@ def flag_for(letter_id: int, canonical_email: str, ip: str, ip_hash: str) -> str
         flag = RATE_CLIENT if over else flag
     domain = canonical_email.rpartition("@")[2]
     if not policy.domain_allowed(domain):
-        key = f"d:{letter_id}:{domain}"
+        key = f"d:{letter_id}:{hashlib.blake2b(domain.encode(), digest_size=12).hexdigest()}"
         over = _hit(key + ":m", policy.burst_per_domain, 60)
         over = _hit(key + ":h", policy.sustained_per_domain, 3600) or over
         flag = flag or (RATE_DOMAIN if over else "")

@@ -5,7 +5,7 @@ import unicodedata
 from django import forms
 from django.core.exceptions import ValidationError
 
-from undersigned.lib.emails import domain_to_ascii
+from undersigned.lib.emails import ascii_address
 from undersigned.lib.text import reject_control_characters
 from undersigned.signatures.models import Signature
 from undersigned.signatures.services import SignatureData
@@ -83,9 +83,11 @@ class SignatureForm(forms.Form):
         local, _, domain = value.rpartition("@")
         try:
             # Mail servers need the ASCII (IDNA) form of a unicode domain.
-            return f"{local}@{domain_to_ascii(domain)}"
+            return ascii_address(local, domain)
         except UnicodeError:
             raise ValidationError("The domain of this email address is not valid.") from None
+        except ValueError as exc:
+            raise ValidationError(str(exc)) from None
 
     def full_clean(self):
         super().full_clean()
