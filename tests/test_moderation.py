@@ -197,3 +197,38 @@ def test_a_policy_change_applies_at_once_in_this_process(letter):
     policy(signing_paused=False)
     assert not Policy.current().signing_paused
     assert Policy.objects.count() == 1
+
+
+def test_the_command_line_invalidates_after_a_dry_run_and_undoes(letter, capsys):
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    sign_and_confirm(letter, "s@sock.example")
+    drain()
+    call_command("invalidate", letter.slug, "--domain", "sock.example")
+    assert "Dry run: 1 counted signatures match" in capsys.readouterr().out
+    with pytest.raises(CommandError, match="reason"):
+        call_command("invalidate", letter.slug, "--domain", "sock.example", "--confirm")
+    call_command(
+        "invalidate", letter.slug, "--domain", "sock.example", "--confirm", "--reason", "Puppets."
+    )
+    drain()
+    assert Letter.objects.get().signature_count == 0
+    call_command("invalidate", "--undo", str(Invalidation.objects.get().pk))
+    drain()
+    assert Letter.objects.get().signature_count == 1
+    with pytest.raises(CommandError, match="Give an email domain or an IP hash"):
+        call_command("invalidate", letter.slug)
+
+
+def test_the_command_line_pauses_and_resumes(client, letter):
+    from django.core.management import call_command
+
+    call_command("pause", letter.slug, "--message", "Back soon.")
+    assert "Back soon." in client.get(f"/l/{letter.slug}/").content.decode()
+    call_command("pause", "--message", "All paused.")
+    assert Policy.current().signing_paused
+    call_command("pause", "--resume")
+    call_command("pause", letter.slug, "--resume")
+    assert 'name="email"' in Client().get(f"/l/{letter.slug}/").content.decode()
+    assert AuditEntry.objects.filter(action="pause").count() == 2
