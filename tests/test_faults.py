@@ -214,6 +214,38 @@ def in_threads(task, items: list, threads: int) -> list:
     return results
 
 
+@contextmanager
+def counters(count: int, seconds: float = 30):
+    """``count`` more counters in threads, each folding the journal every few milliseconds
+    (bounded in rounds and time), so that counters overlap far more often than the workers'
+    once a second would make them. (Without pauses, on SQLite, they would starve the other
+    writers past the busy timeout.)"""
+    stop, errors = threading.Event(), []
+
+    def fold() -> None:
+        deadline = time.monotonic() + seconds
+        try:
+            for _ in range(100_000):
+                if stop.wait(0.005) or time.monotonic() > deadline:
+                    break
+                counting.apply_deltas()
+        except Exception as exc:  # noqa: BLE001  reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    pool = [threading.Thread(target=fold) for _ in range(count)]
+    for thread in pool:
+        thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for thread in pool:
+            thread.join(seconds)
+    assert not errors, errors
+
+
 def settled_count(letter: Letter, expected: int) -> int:
     """The letter's count once the counters have folded the journal (bounded wait)."""
 
@@ -280,9 +312,10 @@ def test_two_workers_share_the_outbox_and_the_counter_without_loss_or_repeats(
     ]
     assert len(tokens) == 300
 
-    with inboxes(2, delay=0.005) as boxes:
+    with inboxes(2, delay=0.005) as boxes, counters(2):
         workers = [processes.worker(box) for box in boxes]
-        # Meanwhile the signers confirm: journal rows that both workers' counters fold.
+        # Meanwhile the signers confirm: journal rows that both workers' counters (once a
+        # second) and two more in threads (as fast as they can) fold at once.
         confirmed = in_threads(lambda token: services.confirm(token).is_confirmed, tokens, 4)
         assert confirmed == [True] * 300
         wait_until(lambda: sum(len(b.messages) for b in boxes) >= 300, 30, "300 mails arrive")
