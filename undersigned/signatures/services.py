@@ -161,8 +161,11 @@ def confirm(token: str) -> Signature:
             CountDelta.objects.create(
                 letter_id=signature.letter_id, signatures=1, verified=int(signature.is_verified)
             )
-    signature.refresh_from_db()
-    if not signature.is_confirmed:  # a newer link replaced this one meanwhile
+    if changed:
+        signature.status = Signature.Status.CONFIRMED
+        return signature
+    signature.refresh_from_db()  # a second click won the race, or a newer link replaced this
+    if not signature.is_confirmed:
         raise InvalidToken("This confirmation link was replaced by a newer one: use that.")
     return signature
 
