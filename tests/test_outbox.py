@@ -108,3 +108,23 @@ def test_the_worker_command_sends_and_drains_on_sigterm(letter, smtp_server):
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_mail_that_waited_for_an_unreachable_server_goes_as_soon_as_it_answers(letter, settings):
+    port = free_port()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", port
+    queue(letter)
+    assert sending.send_batch() == 0  # unreachable: backs off
+    assert OutgoingEmail.objects.get().retry_after > timezone.now()
+
+    inbox = Inbox(port)
+    inbox.controller.start()
+    try:
+        mail.send_confirmation("late@example.org", letter, "token-late", "receipt-late")
+        assert sending.send_batch() == 1  # the new mail; the waiting one is due again now
+        assert sending.send_batch() == 1  # no waiting out the backoff
+        inbox.wait_for(2)
+    finally:
+        inbox.controller.stop()
+    assert OutgoingEmail.objects.filter(status=Status.SENT).count() == 2

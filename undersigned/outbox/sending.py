@@ -11,6 +11,7 @@ import uuid
 from datetime import timedelta
 
 from django.core.mail import EmailMultiAlternatives, get_connection
+from django.db import DatabaseError
 from django.utils import timezone
 
 from undersigned.outbox.models import MAX_ATTEMPTS, OutgoingEmail
@@ -49,8 +50,32 @@ def claim(batch: int = 100) -> list[OutgoingEmail]:
     )
 
 
+# Mails the SMTP server accepted whose "sent" mark could not be written (the database went
+# away right then), and the claims of the batches they were in. The next round records them,
+# so a database restart neither sends them again nor strands the rest of their batch until
+# the claim timeout.
+_sent_unrecorded: set[int] = set()
+_claims_to_release: set[str] = set()
+
+CONNECT = "connect:"  # last_error prefix of a failure to reach the mail server at all
+
+
+def _record_leftovers() -> None:
+    if _sent_unrecorded:
+        OutgoingEmail.objects.filter(pk__in=_sent_unrecorded).update(
+            status=Status.SENT, sent_at=timezone.now(), last_error="", **SCRUBBED
+        )
+        _sent_unrecorded.clear()
+    if _claims_to_release:
+        OutgoingEmail.objects.filter(
+            status=Status.SENDING, claimed_by__in=_claims_to_release
+        ).update(status=Status.QUEUED, claimed_by="")
+        _claims_to_release.clear()
+
+
 def send_batch(batch: int = 100) -> int:
     """Send what is due; return how many went out."""
+    _record_leftovers()
     rows = claim(batch)
     if not rows:
         return 0
@@ -60,8 +85,13 @@ def send_batch(batch: int = 100) -> int:
         connection.open()
     except Exception as exc:  # noqa: BLE001  any failure to reach the server is a retry
         for row in rows:
-            _failed(row, exc)
+            _failed(row, exc, prefix=CONNECT)
         return 0
+    # The server answers again: what waited only because it could not be reached goes now,
+    # not at the end of its backoff.
+    OutgoingEmail.objects.filter(
+        status=Status.QUEUED, last_error__startswith=CONNECT, retry_after__gt=timezone.now()
+    ).update(retry_after=timezone.now())
     try:
         for row in rows:
             message = EmailMultiAlternatives(
@@ -74,9 +104,14 @@ def send_batch(batch: int = 100) -> int:
             except Exception as exc:  # noqa: BLE001
                 _failed(row, exc)
                 continue
-            OutgoingEmail.objects.filter(pk=row.pk, claimed_by=row.claimed_by).update(
-                status=Status.SENT, sent_at=timezone.now(), last_error="", **SCRUBBED
-            )
+            try:
+                OutgoingEmail.objects.filter(pk=row.pk, claimed_by=row.claimed_by).update(
+                    status=Status.SENT, sent_at=timezone.now(), last_error="", **SCRUBBED
+                )
+            except DatabaseError:
+                _sent_unrecorded.add(row.pk)
+                _claims_to_release.add(row.claimed_by)
+                raise
             sent += 1
     finally:
         try:
@@ -86,7 +121,7 @@ def send_batch(batch: int = 100) -> int:
     return sent
 
 
-def _failed(row: OutgoingEmail, exc: Exception) -> None:
+def _failed(row: OutgoingEmail, exc: Exception, prefix: str = "") -> None:
     attempts = row.attempts + 1
     status = Status.FAILED if attempts >= MAX_ATTEMPTS else Status.QUEUED
     log.warning("mail %s attempt %s failed: %s", row.pk, attempts, type(exc).__name__)
@@ -97,5 +132,5 @@ def _failed(row: OutgoingEmail, exc: Exception) -> None:
         retry_after=timezone.now() + backoff(attempts),
         claimed_by="",
         # The exception's text can quote the recipient (e.g. "recipient refused: <address>").
-        last_error=f"{type(exc).__name__} {getattr(exc, 'smtp_code', '')}".strip(),
+        last_error=f"{prefix}{type(exc).__name__} {getattr(exc, 'smtp_code', '')}".strip(),
     )
