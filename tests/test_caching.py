@@ -6,6 +6,7 @@ import pytest
 from django.utils.cache import get_max_age
 
 from tests.conftest import drain
+from undersigned.signatures import counting
 from undersigned.signatures.models import CountDelta, Signature
 
 pytestmark = pytest.mark.django_db
@@ -44,13 +45,27 @@ def test_a_warm_public_read_asks_the_database_nothing(
 
 
 def test_the_count_comes_from_the_cache_that_the_counter_refreshes(
-    client, letter, django_assert_num_queries
+    client, letter, django_assert_num_queries, monkeypatch
 ):
+    # As with REDIS_URL: one cache for the counter and the app servers (here, one process).
+    monkeypatch.setattr(counting, "SHARED_CACHE", True)
     assert client.get("/api/v1/letters/clean-air/count").json()["signature_count"] == 0
     Signature.objects.create(letter=letter, name="A", status="confirmed", email_hash="a" * 64)
     CountDelta.objects.create(letter=letter, signatures=1)
     drain()  # the counter folds the journal and writes the new count to the shared cache
     with django_assert_num_queries(0):
+        assert client.get("/api/v1/letters/clean-air/count").json()["signature_count"] == 1
+
+
+def test_without_a_shared_cache_each_process_reads_the_count_once_a_second(
+    client, letter, django_assert_num_queries
+):
+    assert not counting.SHARED_CACHE  # the test settings, like a default install
+    assert client.get("/api/v1/letters/clean-air/count").json()["signature_count"] == 0
+    Signature.objects.create(letter=letter, name="A", status="confirmed", email_hash="a" * 64)
+    CountDelta.objects.create(letter=letter, signatures=1)
+    drain()  # includes this process's second passing
+    with django_assert_num_queries(1):
         assert client.get("/api/v1/letters/clean-air/count").json()["signature_count"] == 1
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
+from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Count, F, OuterRef, Subquery, Sum
@@ -95,6 +96,9 @@ def reconcile() -> list[tuple[str, tuple[int, int], tuple[int, int]]]:
 # --- the count endpoint's cache ---------------------------------------------------------------
 
 COUNT_SECONDS = 5  # in the shared cache; the counter refreshes entries it changes
+# Without Redis each process has its own cache, which the counter (another process) cannot
+# refresh: then an app process asks the database once a second instead.
+SHARED_CACHE = not settings.CACHES["default"]["BACKEND"].endswith("LocMemCache")
 RECENT_SECONDS = 1  # in each process
 
 
@@ -135,11 +139,12 @@ def count_entry(slug: str) -> dict:
     key = _count_key(slug)
     entry = recent.get(key)
     if entry is MISSING:
-        entry = cache.get(key)
+        entry = cache.get(key) if SHARED_CACHE else None
         if entry is None:
             row = Letter.objects.published().filter(slug=slug).values(*COUNT_FIELDS).first()
             entry = _count_entry(row)
-            cache.set(key, entry, COUNT_SECONDS)
+            if SHARED_CACHE:
+                cache.set(key, entry, COUNT_SECONDS)
         recent.set(key, entry, RECENT_SECONDS)
     return entry
 
@@ -147,5 +152,7 @@ def count_entry(slug: str) -> dict:
 def refresh_counts(letter_ids) -> None:
     """After a batch: put the new counts in the shared cache (which app servers read when
     their own copy expires)."""
+    if not SHARED_CACHE:
+        return
     rows = Letter.objects.published().filter(pk__in=letter_ids).values(*COUNT_FIELDS)
     cache.set_many({_count_key(row["slug"]): _count_entry(row) for row in rows}, COUNT_SECONDS)
