@@ -42,7 +42,7 @@ lint: install
 	$(VENV)/ruff format --check undersigned tests bench
 
 bench: install
-	$(VENV)/python bench/sign.py
+	$(VENV)/python bench/run.py
 
 clean:
 	rm -rf .venv .tools $(DATA_DIR)/static
