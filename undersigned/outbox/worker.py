@@ -1,5 +1,5 @@
-"""The worker loop: send the outbox, fold confirmations into the counts every second, purge
-what is no longer needed every hour.
+"""The worker: send the outbox; in a thread of its own, fold confirmations into the counts
+every second; purge what is no longer needed every hour.
 
 Runs as ``undersigned worker``; tests run ``Worker.run`` in a thread. A stop request (SIGTERM,
 Ctrl-C, or ``stop``) lets the current batch finish, then the loop returns."""
@@ -28,7 +28,6 @@ class Worker:
         self.idle_sleep = idle_sleep
         self.mail_batch = mail_batch
         self.stopping = threading.Event()
-        self._last_count = 0.0
         self._last_stale_check = 0.0
         self._last_purge = 0.0
         self._last_alert_check = 0.0
@@ -37,11 +36,8 @@ class Worker:
         self.stopping.set()
 
     def tick(self) -> int:
-        """One round of work; returns how many mails went out."""
+        """One round of mail and housekeeping; returns how many mails went out."""
         now = time.monotonic()
-        if now - self._last_count >= self.count_every:
-            counting.apply_deltas()
-            self._last_count = now
         if now - self._last_stale_check >= min(60, settings.MAIL_CLAIM_TIMEOUT_SECONDS / 2):
             sending.release_stale_claims()
             self._last_stale_check = now
@@ -53,8 +49,25 @@ class Worker:
             self._last_purge = now
         return sending.send_batch(self.mail_batch)
 
+    def count(self) -> None:
+        """The counter's own loop, so that a backlog of mail never delays the count."""
+        while not self.stopping.is_set():
+            close_old_connections()
+            started = time.monotonic()
+            try:
+                while counting.apply_deltas():  # catch up, a batch at a time
+                    pass
+            except Exception:  # a database outage must not end the counter
+                log.exception("counting failed; retrying in a few seconds")
+                self.stopping.wait(3)
+                continue
+            self.stopping.wait(max(0.0, self.count_every - (time.monotonic() - started)))
+        connections.close_all()
+
     def run(self) -> None:
         log.info("worker started")
+        counter = threading.Thread(target=self.count, name="counter", daemon=True)
+        counter.start()
         while not self.stopping.is_set():
             close_old_connections()
             try:
@@ -64,6 +77,7 @@ class Worker:
                 self.stopping.wait(3)
                 continue
             if not sent:
-                self.stopping.wait(min(self.idle_sleep, self.count_every))
+                self.stopping.wait(self.idle_sleep)
+        counter.join(30)
         connections.close_all()
         log.info("worker stopped")
