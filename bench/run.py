@@ -39,6 +39,7 @@ such a run's figures are not for the table (they go to run-<database>-profiled.j
 
 Prints the machine, a markdown table for BENCHMARKS.md and details; writes everything as
 JSON to bench/results/run-<database>.json (run-<database>-quick.json with --quick).
+``bench/run.py --report FILE`` prints a saved run's report again.
 """
 
 from __future__ import annotations
@@ -418,14 +419,22 @@ class Run:
             spy = self.py_spy("worker-mail", worker.pid, 60)
             deadline = time.monotonic() + max(60, n / 50)
             sink_before = process_tree_cpu(sink.pid)
+            db_before = process_tree_cpu(self.db_pid) if self.db_pid else {}
+            total_before, idle_before = machine_cpu()
             while time.monotonic() < deadline and line_count(sink_log) < n:
                 if worker.poll() is not None:
                     raise BenchError(f"the worker exited:\n{tail(self.log)}")
                 time.sleep(0.1)
             cpu = {
                 "worker": sum(process_tree_cpu(worker.pid).values()),
-                "sink": sum(process_tree_cpu(sink.pid).values()) - sum(sink_before.values()),
+                "sink": cpu_used(sink_before, process_tree_cpu(sink.pid)),
+                "db": cpu_used(db_before, process_tree_cpu(self.db_pid)) if self.db_pid else 0,
             }
+            total, idle = machine_cpu()
+            busy = (total - total_before) - (idle - idle_before)
+            # (The worker's CPU includes its start-up, a little before the window: "others"
+            # errs low.)
+            others = max(0.0, busy - sum(cpu.values())) / max(total - total_before, 1e-9)
         finally:
             self.end_py_spy("worker-mail", spy)
             stop(worker)
@@ -438,6 +447,8 @@ class Run:
             "sent_rows": rows["outbox_sent"],
             "worker_cpu_seconds": cpu["worker"],
             "sink_cpu_seconds": cpu["sink"],
+            "db_cpu_seconds": cpu["db"],
+            "other_busy_share": others,
         }
         if len(times) >= 2:
             span = max(times) - min(times)
@@ -891,7 +902,7 @@ def rows_of(report: dict) -> list[tuple[str, ...]]:
         + (f"{statistics.median(pings):,.0f} /s", "1.00", "1.00", "–", "–"),
     ]
     for number, key in enumerate(("sign", "confirm", "count", "page"), start=1):
-        f, ping = figures[key]["small"], figures[key]["ping"]
+        f, ping = small_figure(figures[key]), figures[key]["ping"]
         ok = f["ratio_to_baseline"] >= TARGETS[key]
         rows.append(
             (str(number), f"{NAMES[key]}, letter with 1,000", per_s(f))
@@ -921,23 +932,50 @@ def rows_of(report: dict) -> list[tuple[str, ...]]:
     )
     latency = report["latency"]
     endpoint = latency["endpoint"]["confirm_to_counted"]
-    p99 = endpoint["p99"]
     sign_rate = latency["sign_rate"] or 0.0
-    asked = f" (asked {latency['rate_asked']})" if sign_rate < 0.95 * latency["rate_asked"] else ""
+    sustained = sign_rate >= 0.95 * latency["rate_asked"]
+    asked = "" if sustained else f" (asked {latency['rate_asked']}: not sustained)"
     value = latency_value(latency["endpoint"], latency["confirmed_200"])
     p99 = endpoint["p99"] if endpoint["p99"] is not None else float("inf")
-    ok = p99 < LATENCY_P99 and not latency["endpoint"]["uncounted"]
+    ok = sustained and p99 < LATENCY_P99 and not latency["endpoint"]["uncounted"]
     rows.append(
         ("8", f"confirmed-to-counted at {latency['rate_asked']}/s signing, count endpoint")
         + (f"{value}; {sign_rate:.0f} signed/s" + asked, "–", "–")
-        + (f"p99 < {LATENCY_P99:.0f} s", verdict(ok))
+        + (f"p99 < {LATENCY_P99:.0f} s at {latency['rate_asked']}/s", verdict(ok))
     )
     rows.append(
         ("8", "… the same, read from the letter row (what the counter wrote)")
         + (latency_value(latency["row"], latency["confirmed_200"]), "–", "–")
         + ("(for reference)", "–")
     )
+    mail, total = latency["sign_to_mail"], latency["endpoint"]["sign_to_counted"]
+    value = f"p99 {seconds(mail['p99'])} (p50 {seconds(mail['p50'])}); {seconds(total['p99'])}"
+    rows.append(
+        ("8", "… signed (202) to its mail at the SMTP server; signed to counted, p99")
+        + (value, "–", "–", "(for reference)", "–")
+    )
     return rows
+
+
+def small_figure(trio: dict) -> dict:
+    """The small letter's figure; for the reads, measured twice, the mean of both runs."""
+    runs = [trio[k] for k in ("small", "small_again") if k in trio]
+    if len(runs) == 1:
+        return runs[0]
+
+    def mean(*path):
+        values = [run for run in runs]
+        for key in path:
+            values = [v[key] if v else None for v in values]
+        return statistics.mean(values) if None not in values else None
+
+    cpu = {k: mean("cpu_ms_per_request", k) for k in runs[0]["cpu_ms_per_request"]}
+    return {
+        **runs[0],
+        "per_second": mean("per_second"),
+        "ratio_to_baseline": mean("ratio_to_baseline"),
+        "cpu_ms_per_request": cpu,
+    }
 
 
 def flatness(trio: dict) -> float:
@@ -1013,6 +1051,11 @@ def print_report(report: dict) -> None:
         f"SMTP server CPU {mail['sink_cpu_seconds']:.1f} s; first to last mail "
         f"{mail.get('seconds_first_to_last', 0):.1f} s, from worker start "
         f"{mail.get('seconds_from_worker_start', 0):.1f} s"
+        + (
+            f"; others kept {mail['other_busy_share']:.0%} of the machine busy"
+            if "other_busy_share" in mail
+            else ""
+        )
     )
     e = report["export"]
     print(
@@ -1058,5 +1101,7 @@ def print_report(report: dict) -> None:
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--measure-export"]:
         measure_export(sys.argv[2:])
+    elif sys.argv[1:2] == ["--report"] and len(sys.argv) == 3:  # print a saved run again
+        print_report(json.loads(Path(sys.argv[2]).read_text()))
     else:
         sys.exit(main())
