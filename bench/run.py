@@ -964,7 +964,7 @@ def small_figure(trio: dict) -> dict:
         return runs[0]
 
     def mean(*path):
-        values = [run for run in runs]
+        values = list(runs)
         for key in path:
             values = [v[key] if v else None for v in values]
         return statistics.mean(values) if None not in values else None
