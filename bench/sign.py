@@ -44,6 +44,7 @@ from bench.common import (  # noqa: E402  (after the path is set)
     ROOT,
     BenchError,
     Load,
+    database_info,
     figure,
     free_port,
     git_commit,
@@ -64,34 +65,11 @@ SETTLE_SECONDS = 10  # for requests still in flight when wrk stops to finish
 # decide how fast a commit is.
 COUNT_ROWS = f"""
 import json
-from django.db import connection
 from undersigned.outbox.models import OutgoingEmail
 from undersigned.signatures.models import Signature
-with connection.cursor() as cursor:
-    if connection.vendor == "postgresql":
-        cursor.execute(
-            "SELECT current_setting('server_version'), current_setting('fsync'), "
-            "current_setting('synchronous_commit')"
-        )
-        version, fsync, synchronous_commit = cursor.fetchone()
-        database = (
-            f"PostgreSQL {{version.split()[0]}} "
-            f"(fsync={{fsync}}, synchronous_commit={{synchronous_commit}})"
-        )
-    else:
-        cursor.execute("SELECT sqlite_version()")
-        version = cursor.fetchone()[0]
-        cursor.execute("PRAGMA journal_mode")
-        journal_mode = cursor.fetchone()[0]
-        cursor.execute("PRAGMA synchronous")
-        synchronous = ["off", "normal", "full", "extra"][cursor.fetchone()[0]]
-        database = (
-            f"SQLite {{version}} (journal_mode={{journal_mode}}, synchronous={{synchronous}})"
-        )
 print(json.dumps({{
     "signatures": Signature.objects.filter(letter__slug={SLUG!r}).count(),
     "outbox": OutgoingEmail.objects.count(),
-    "database": database,
 }}))
 """
 
@@ -176,7 +154,7 @@ def run(args, tmp: Path) -> dict:
     # those requests: up to one per connection can add a row that no 202 was counted for.
     in_flight = new_rows - accepted
     return {
-        "machine": machine(after["database"], busy_before),
+        "machine": machine(database_info(env), busy_before),
         "setup": {
             "commit": git_commit(),
             "server": f"undersigned serve --workers {args.workers} "
