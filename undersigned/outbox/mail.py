@@ -15,49 +15,88 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.template.loader import render_to_string
 
+from undersigned.lib import rows
+from undersigned.lib.caching import MISSING, letter_key, recent
 from undersigned.outbox.models import OutgoingEmail
 
 
-def enqueue(kind: str, to: str, context: dict, from_email: str = "") -> OutgoingEmail:
+def _render(kind: str, context: dict) -> tuple[str, str, str]:
+    """(subject, text body, HTML body) of a mail of ``kind``."""
     context = {**context, "base_url": settings.BASE_URL, "site": urlsplit(settings.BASE_URL).netloc}
     subject = " ".join(render_to_string(f"emails/{kind}-subject.txt", context).split())
-    return OutgoingEmail.objects.create(
-        kind=kind,
-        to=to,
-        from_email=from_email or settings.DEFAULT_FROM_EMAIL,
-        subject=subject[:300],
-        body_text=render_to_string(f"emails/{kind}-body.txt", context),
-        body_html=render_to_string(f"emails/{kind}-body.html", context),
+    return (
+        subject[:300],
+        render_to_string(f"emails/{kind}-body.txt", context),
+        render_to_string(f"emails/{kind}-body.html", context),
     )
 
 
-def _for_letter(kind: str, to: str, letter, **context) -> OutgoingEmail:
-    if letter.mail_is_discreet:
-        return enqueue(f"{kind}-discreet", to, context, settings.DISCREET_FROM_EMAIL)
-    return enqueue(kind, to, {"letter": letter, **context})
+def _insert(kind: str, to: str, from_email: str, parts: tuple[str, str, str]) -> None:
+    # Signing queues a mail per request: one plain INSERT, not the ORM's (see lib/rows.py).
+    subject, body_text, body_html = parts
+    rows.insert(
+        OutgoingEmail,
+        {
+            "kind": kind,
+            "to": to,
+            "from_email": from_email or settings.DEFAULT_FROM_EMAIL,
+            "subject": subject,
+            "body_text": body_text,
+            "body_html": body_html,
+        },
+    )
+
+
+def enqueue(kind: str, to: str, context: dict, from_email: str = "") -> None:
+    _insert(kind, to, from_email, _render(kind, context))
+
+
+def _slot(name: str) -> str:
+    """Where a private link's token goes in a mail rendered once for every signer."""
+    return f"\ue000{name}\ue000"
+
+
+def _for_letter(kind: str, to: str, letter, **links: tuple[str, str]) -> None:
+    """A mail about ``letter`` whose only personal parts are links, given as
+    ``name=(path prefix, token)``. A surge mails thousands of people about the same letter:
+    the templates are rendered once per letter and kind (for as long as this process keeps a
+    copy of the letter), with slots that each mail fills with its own tokens."""
+    discreet = letter.mail_is_discreet
+    template = f"{kind}-discreet" if discreet else kind
+    key = letter_key("mail", letter.slug, template, letter.pk, *sorted(links))
+    parts = recent.get(key)
+    if parts is MISSING:
+        context = {name: _link(prefix, _slot(name)) for name, (prefix, _) in links.items()}
+        parts = _render(template, context if discreet else {"letter": letter, **context})
+        recent.set(key, parts, 2)
+    for name, (_, token) in links.items():
+        parts = tuple(part.replace(_slot(name), token) for part in parts)
+    _insert(template, to, settings.DISCREET_FROM_EMAIL if discreet else "", parts)
 
 
 def _link(prefix: str, token: str) -> str:
     return f"{settings.BASE_URL}/{prefix}/{token}"
 
 
-def send_confirmation(to: str, letter, token: str, receipt: str) -> OutgoingEmail:
-    return _for_letter("confirm", to, letter, url=_link("v", token), manage_url=_link("s", receipt))
+def send_confirmation(to: str, letter, token: str, receipt: str) -> None:
+    _for_letter("confirm", to, letter, url=("v", token), manage_url=("s", receipt))
 
 
-def send_already_signed(to: str, letter, receipt: str) -> OutgoingEmail:
-    return _for_letter("already-signed", to, letter, manage_url=_link("s", receipt))
+def send_already_signed(to: str, letter, receipt: str) -> None:
+    _for_letter("already-signed", to, letter, manage_url=("s", receipt))
 
 
-def send_member_pass(to: str, letter, token: str) -> OutgoingEmail:
+def send_member_pass(to: str, letter, token: str) -> None:
     """Members-only letters are always discreet."""
-    return enqueue("member-pass", to, {"url": _link("m", token)}, settings.DISCREET_FROM_EMAIL)
+    enqueue("member-pass", to, {"url": _link("m", token)}, settings.DISCREET_FROM_EMAIL)
 
 
-def send_trend_alert(letter, field: str, key: str, count: int, threshold: int) -> list:
+def send_trend_alert(letter, field: str, key: str, count: int, threshold: int) -> None:
     """To every active operator (superuser) with an address."""
     from django.contrib.auth import get_user_model
 
     operators = get_user_model().objects.filter(is_superuser=True, is_active=True)
     context = {"letter": letter, "field": field, "key": key, "count": count, "threshold": threshold}
-    return [enqueue("trend-alert", user.email, context) for user in operators if user.email]
+    for user in operators:
+        if user.email:
+            enqueue("trend-alert", user.email, context)

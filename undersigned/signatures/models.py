@@ -2,13 +2,15 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from functools import cache
 from typing import TypedDict
 
 from django.conf import settings
-from django.db import models
+from django.db import connection, models
 from django.utils import timezone
 
 from undersigned.letters.models import Letter
+from undersigned.lib import rows
 
 
 def random_order_key() -> int:
@@ -39,6 +41,51 @@ class SignatureQuerySet(models.QuerySet):
     def expired(self, now=None):
         return self.pending().filter(token_expires_at__lte=now or timezone.now())
 
+    def record_pending(self, values: dict) -> tuple[int, str]:
+        """Insert a pending signature; if the letter already has one with this email hash,
+        give it ``values`` when it is still pending and leave it alone when it is confirmed.
+        One statement either way, so that a new and a known address take the same time; the
+        unique constraint settles two at once. Returns the row's (id, status)."""
+        return rows.insert(Signature, values, _record_pending_tail())
+
+    def confirm_pending(self, token_hash: str) -> Signature | None:
+        """Confirm the pending signature with ``token_hash`` if its link has not expired and
+        its letter still takes signatures: one statement. Returns the signature (its id,
+        letter, flag, invalidation and verified domain) or None when nothing changed."""
+        now = timezone.now()
+        adapt = connection.ops.adapt_datetimefield_value
+        with connection.cursor() as cursor:
+            cursor.execute(CONFIRM, [adapt(this_hour()), token_hash, adapt(now), adapt(now)])
+            row = cursor.fetchone()
+        if row is None:
+            return None
+        names = ("id", "letter_id", "flag", "invalidation_id", "verified_domain")
+        return Signature(status=Signature.Status.CONFIRMED, **dict(zip(names, row, strict=True)))
+
+
+# Confirming, in one statement (see ``confirm_pending``).
+CONFIRM = """
+UPDATE signatures_signature SET status = 'confirmed', confirmed_at = %s
+WHERE token_hash = %s AND status = 'pending' AND token_expires_at > %s
+  AND letter_id IN (
+    SELECT id FROM letters_letter WHERE status = 'open' AND (deadline IS NULL OR deadline > %s)
+  )
+RETURNING id, letter_id, flag, invalidation_id, verified_domain
+"""
+
+
+@cache
+def _record_pending_tail() -> str:
+    table = rows.table(Signature)
+    pending = f"{table}.{rows.column(Signature, 'status')} = 'pending'"
+    replaced = ", ".join(
+        f"{col} = CASE WHEN {pending} THEN excluded.{col} ELSE {table}.{col} END"
+        for col in (rows.column(Signature, name) for name in Signature.REPLACED_ON_RESIGNING)
+    )
+    key = f"{rows.column(Signature, 'letter_id')}, {rows.column(Signature, 'email_hash')}"
+    returned = f"{rows.column(Signature, 'id')}, {rows.column(Signature, 'status')}"
+    return f" ON CONFLICT ({key}) DO UPDATE SET {replaced} RETURNING {returned}"
+
 
 class PublicSignatureDict(TypedDict):
     name: str | None
@@ -59,6 +106,22 @@ class Signature(models.Model):
         COUNT = "count", "Only count me: do not list me at all"
 
     LISTED = (Display.PUBLIC, Display.HIDDEN)
+    # What signing again with a pending signature's address replaces (the latest details win).
+    REPLACED_ON_RESIGNING = (
+        "display",
+        "name",
+        "affiliation",
+        "comment",
+        "department",
+        "sealed",
+        "verified_domain",
+        "token_hash",
+        "token_expires_at",
+        "ip_hash",
+        "ip_day",
+        "email_domain",
+        "flag",
+    )
 
     # No index of its own: the unique constraint and `signature_order` both start with it.
     letter = models.ForeignKey(

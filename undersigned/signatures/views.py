@@ -3,11 +3,14 @@ the POST confirms."""
 
 from __future__ import annotations
 
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
+from undersigned.letters.models import Letter
+from undersigned.lib.caching import MISSING, recent
 from undersigned.signatures import services
 from undersigned.signatures.forms import DisplayForm
 
@@ -22,8 +25,23 @@ def confirm(request, token):
             signature = services.signature_for_token(token)
     except services.SigningError as exc:
         return render(request, "signatures/invalid.html", {"message": str(exc)}, status=exc.status)
-    template = "signatures/confirmed.html" if signature.is_confirmed else "signatures/confirm.html"
-    return render(request, template, {"letter": signature.letter, "signature": signature})
+    if signature.is_confirmed:
+        return _confirmed(request, signature.letter_id)
+    return render(request, "signatures/confirm.html", {"letter": signature.letter})
+
+
+def _confirmed(request, letter_id: int) -> HttpResponse:
+    """The thank-you page, the same for everyone who confirms on a letter. Rendered once a
+    second or two per letter and process for visitors without cookies (no log-in, messages or
+    member session to show); for others every time."""
+    key = f"confirmed-page:{letter_id}"
+    content = recent.get(key) if not request.COOKIES else MISSING
+    if content is MISSING:
+        letter = Letter.objects.get(pk=letter_id)
+        content = render(request, "signatures/confirmed.html", {"letter": letter}).content
+        if not request.COOKIES:
+            recent.set(key, content, 2)
+    return HttpResponse(content)
 
 
 GONE = (
