@@ -18,7 +18,7 @@ from undersigned.lib.caching import recent
 from undersigned.outbox import sending
 from undersigned.outbox.models import OutgoingEmail
 from undersigned.outbox.worker import Worker
-from undersigned.signatures import counting
+from undersigned.signatures import counting, services
 
 BODY = "We ask for **one** thing.\n\n- safe streets\n- clean air\n"
 
@@ -76,9 +76,17 @@ def closed_letter(organizer):
     return make_letter([organizer], status=Letter.Status.CLOSED, slug="closed-letter")
 
 
+def settle() -> None:
+    """What the worker does first: record every signature waiting in the intake (which also
+    queues their mails)."""
+    while services.record_intake():
+        pass
+
+
 def drain() -> None:
     """What the worker does, run to completion: send every due mail, fold the counts. Then
     let this process's second-long cache expire, as it would before anyone looked again."""
+    settle()
     while sending.send_batch():
         pass
     while counting.apply_deltas():
@@ -95,6 +103,7 @@ def confirmation_token(message_body: str) -> str:
 
 
 def last_token() -> str:
+    settle()
     row = OutgoingEmail.objects.filter(kind="confirm").latest("id")
     return confirmation_token(row.body_text)
 

@@ -11,7 +11,7 @@ from django.test import Client
 from django.urls import Resolver404, URLResolver, get_resolver, resolve
 from django.utils import timezone
 
-from tests.conftest import drain, last_token
+from tests.conftest import drain, last_token, settle
 from undersigned.letters.models import Letter
 from undersigned.outbox.models import OutgoingEmail
 from undersigned.signatures.models import Signature
@@ -220,6 +220,9 @@ def test_it_accepts_a_signature_and_mails_a_confirmation_link(client, letter):
 
     assert response.status_code == 202
     assert response.json() == ACCEPTED
+    # The request only took it in: the worker records it and queues the mail.
+    assert not Signature.objects.exists() and not OutgoingEmail.objects.exists()
+    settle()
     signature = Signature.objects.get()
     assert signature.letter == letter
     assert signature.status == Signature.Status.PENDING
@@ -240,7 +243,7 @@ def test_it_accepts_a_signature_and_mails_a_confirmation_link(client, letter):
 
 def test_it_defaults_the_display_choice_to_public(client, letter):
     assert sign(client, name="Ada Lovelace", email="ada@example.org").status_code == 202
-
+    settle()
     assert Signature.objects.get().display == Signature.Display.PUBLIC
 
 
@@ -251,6 +254,7 @@ def test_it_answers_the_same_whatever_the_emails_history(client, letter):
     pending = sign(client, **{**fields, "name": "Ada King"})
     client.post(f"/v/{last_token()}")
     confirmed = sign(client, **fields)
+    settle()
 
     answers = {(r.status_code, r.content, r["Content-Type"]) for r in (new, pending, confirmed)}
     assert answers == {(202, b'{"status": "pending_confirmation"}', "application/json")}
@@ -269,6 +273,7 @@ def test_it_signs_without_a_csrf_token(db, letter):
     response = sign(client, name="Ada Lovelace", email="ada@example.org")
 
     assert response.status_code == 202
+    settle()
     assert Signature.objects.count() == 1
 
 

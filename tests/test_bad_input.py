@@ -17,7 +17,7 @@ from django.test import Client
 from django.utils import timezone
 from django.utils.html import escape
 
-from tests.conftest import drain, last_token
+from tests.conftest import drain, last_token, settle
 from undersigned.letters.models import Letter
 from undersigned.outbox.models import OutgoingEmail
 from undersigned.signatures.models import CountDelta, Signature
@@ -218,6 +218,7 @@ def test_it_accepts_an_idn_domain_and_mails_its_punycode_form(client, channel, s
     response = channel.sign(client, **{**VALID, "email": "ada@bücher.example"})
 
     channel.assert_accepted(response)
+    settle()
     signature = Signature.objects.get()
     assert signature.email_hash == signature.letter.email_hash("ada@xn--bcher-kva.example")
     assert OutgoingEmail.objects.get().kind == "confirm"
@@ -233,6 +234,7 @@ def test_it_takes_unicode_and_punycode_spellings_of_a_domain_as_one_signer(clien
     again = channel.sign(client, **{**VALID, "email": "ADA@xn--bcher-kva.example"})
 
     channel.assert_accepted(again)
+    settle()
     assert Signature.objects.count() == 1
     kinds = list(OutgoingEmail.objects.order_by("id").values_list("kind", flat=True))
     assert kinds == ["confirm", "already-signed"]
@@ -261,6 +263,7 @@ def test_it_keeps_line_breaks_and_tabs_in_a_comment(client, channel):
     response = channel.sign(client, **{**VALID, "comment": "One.\r\nTwo.\tThree."})
 
     channel.assert_accepted(response)
+    settle()
     assert Signature.objects.get().comment == "One.\nTwo.\tThree."
 
 
@@ -301,6 +304,7 @@ def test_it_reads_a_latin1_form_body_as_latin1_like_django_does(client, form):
     response = form.post_raw(client, b"name=Andr\xe9+M\xfcller&email=andre%40example.org")
 
     form.assert_accepted(response)
+    settle()
     assert Signature.objects.get().name == "André Müller"
 
 
@@ -387,6 +391,7 @@ def test_a_signer_needs_neither_cookie_nor_token(letter, form):
     response = form.sign(Client(enforce_csrf_checks=True), **VALID)
 
     form.assert_accepted(response)
+    settle()
     assert Signature.objects.count() == 1
 
 

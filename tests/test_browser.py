@@ -11,11 +11,11 @@ import time
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
-from tests.conftest import Inbox
+from tests.conftest import Inbox, settle
 from undersigned.letters.models import Letter
 from undersigned.lib.tokens import token_hash
 from undersigned.outbox.models import OutgoingEmail
-from undersigned.signatures.models import CountDelta, Signature
+from undersigned.signatures.models import CountDelta, Intake, Signature
 
 pytestmark = pytest.mark.browser
 
@@ -268,7 +268,7 @@ def test_a_form_with_mistakes_comes_back_with_its_errors_and_stores_nothing(
     # What the person typed is still there, so they only fix the mistakes.
     expect(email_field).to_have_value("not-an-email")
     expect(textbox(page, "Affiliation")).to_have_value("Riverside Cyclists")
-    assert not Signature.objects.exists()
+    assert not Intake.objects.exists() and not Signature.objects.exists()
     assert not OutgoingEmail.objects.exists()
 
     # Once corrected, the same form goes through.
@@ -276,6 +276,7 @@ def test_a_form_with_mistakes_comes_back_with_its_errors_and_stores_nothing(
     email_field.fill("ada@example.net")
     page.get_by_role("button", name="Sign", exact=True).click()
     expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+    settle()
     assert Signature.objects.get().name == "Ada Lindqvist"
 
 

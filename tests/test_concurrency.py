@@ -11,10 +11,11 @@ import pytest
 from django.db import connection, transaction
 from django.test import Client
 
-from tests.conftest import drain
+from tests.conftest import drain, settle
 from undersigned.letters.models import Letter
 from undersigned.outbox.models import OutgoingEmail
-from undersigned.signatures.models import CountDelta, Signature
+from undersigned.signatures import services
+from undersigned.signatures.models import CountDelta, Intake, Signature
 
 pytestmark = pytest.mark.django_db(transaction=True)
 THREADS = 20
@@ -51,6 +52,7 @@ def test_twenty_signers_sign_and_confirm_at_once_and_the_count_is_exact(letter):
         )
 
     assert run_at_once(sign) == [302] * THREADS
+    settle()
     tokens = [
         row.body_text.split("/v/")[1].split()[0]
         for row in OutgoingEmail.objects.filter(kind="confirm")
@@ -80,12 +82,17 @@ def test_one_email_signing_from_many_connections_at_once_leaves_one_signature(le
         )
 
     assert run_at_once(sign) == [202] * THREADS
+    assert Intake.objects.count() == THREADS
+    # Four workers record them at once, three each; then one records the rest.
+    assert run_at_once(lambda i: services.record_intake(limit=3), 4) == [3] * 4
+    settle()
     assert Signature.objects.filter(letter=letter).count() == 1
     assert OutgoingEmail.objects.filter(kind="confirm").count() == THREADS
 
 
 def test_many_clicks_on_one_link_at_once_count_once(letter):
     Client().post(f"/l/{letter.slug}/", {"name": "Ada", "email": "ada@example.org"})
+    settle()
     token = OutgoingEmail.objects.get().body_text.split("/v/")[1].split()[0]
 
     assert run_at_once(lambda i: Client().post(f"/v/{token}").status_code, 8) == [200] * 8

@@ -24,7 +24,7 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 
-from tests.conftest import Inbox, confirmation_token, free_port, subprocess_env
+from tests.conftest import Inbox, confirmation_token, free_port, settle, subprocess_env
 from undersigned.letters.models import Letter
 from undersigned.outbox import mail
 from undersigned.outbox.models import OutgoingEmail
@@ -300,6 +300,7 @@ def test_two_workers_share_the_outbox_and_the_counter_without_loss_or_repeats(le
     emails = [f"signer{i}@org{i}.example" for i in range(300)]
     for email in emails:
         services.sign(letter, services.SignatureData(name="A signer", email=email))
+    settle()
     tokens = [
         confirmation_token(row.body_text) for row in OutgoingEmail.objects.filter(kind="confirm")
     ]

@@ -36,7 +36,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.conftest import make_letter
+from tests.conftest import make_letter, settle
 from undersigned.accounts.models import OrganizerKey
 from undersigned.api import openapi
 from undersigned.letters.models import Letter, MemberPass
@@ -46,7 +46,7 @@ from undersigned.lib.config import parse_cidrs
 from undersigned.lib.emails import canonical_email
 from undersigned.outbox.models import OutgoingEmail
 from undersigned.signatures.forms import SignatureForm
-from undersigned.signatures.models import CountDelta, Receipt, Signature
+from undersigned.signatures.models import CountDelta, Intake, Receipt, Signature
 from undersigned.signatures.services import SignatureData, sign
 
 # What any request may answer. 500 is not here, nor 410 (only a real, expired link gets it).
@@ -382,8 +382,8 @@ def check_json_error(response, what: str = ""):
             assert isinstance(json.loads(response.content)["error"], str), what
 
 
-TABLES = (Signature, Receipt, OutgoingEmail, CountDelta, MemberPass, Letter, OrganizerKey)
-SIGNING = (Signature, Receipt, OutgoingEmail, CountDelta, Letter)
+TABLES = (Intake, Signature, Receipt, OutgoingEmail, CountDelta, MemberPass, Letter, OrganizerKey)
+SIGNING = (Intake, Signature, Receipt, OutgoingEmail, CountDelta, Letter)
 
 
 def snapshot(*models) -> dict:
@@ -415,7 +415,13 @@ class Ledger:
         if not accepted:
             assert_unchanged(before, what)
             return
+        taken = snapshot(*SIGNING)
+        assert added(before, taken, Intake) == 1, f"{what} was accepted but not taken in"
+        changed = [name for name in before if name != "Intake" and before[name] != taken[name]]
+        assert not changed, f"{what}: the request itself wrote {changed}, not only the intake"
+        settle()  # the worker records it
         after = snapshot(*SIGNING)
+        assert not after["Intake"], f"{what}: left in the intake"
         signatures = added(before, after, Signature)
         mails = added(before, after, OutgoingEmail)
         assert signatures in (0, 1), f"{what} added {signatures} signatures"
@@ -490,6 +496,7 @@ def links(letters):
     links, and a member pass."""
     letter = letters["clean-air"]
     sign(letter, SignatureData(name="Pat Pending", email="pat@example.org"))
+    settle()
     found = tokens_from_last_mail()
     client().post("/l/staff/members/", {"email": "worker@example.com"})
     found["m"] = tokens_from_last_mail("member-pass")["m"]
@@ -541,6 +548,7 @@ def test_the_signing_form_survives_any_fields(letters, trusted_proxy, slug, atte
                 repeat = browser.post(f"/l/{slug}/", urlencode(respelled), content_type=FORM, **env)
                 assert repeat.status_code == 302, repeat.status_code
                 hypothesis.event("signed twice")
+                settle()
                 assert added(before, snapshot(*SIGNING), Signature) == 0
         ledger.check_rows()
 

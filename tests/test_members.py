@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from tests.conftest import make_letter
+from tests.conftest import make_letter, settle
 from undersigned.letters.models import MemberPass
 from undersigned.outbox.models import OutgoingEmail
 from undersigned.signatures.models import Signature
@@ -85,6 +85,7 @@ def test_a_member_reads_and_signs_and_is_verified(client, members_letter):
         "/l/inside/", {"name": "Ada", "email": "ada@example.com", "display": "hidden"}
     )
     assert response.status_code == 302
+    settle()
     signature = Signature.objects.get()
     assert signature.verified_domain == "example.com"
     assert OutgoingEmail.objects.latest("id").kind == "confirm-discreet"

@@ -17,12 +17,12 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
-from tests.conftest import drain, last_token, make_letter
+from tests.conftest import drain, last_token, make_letter, settle
 from undersigned.accounts.models import OrganizerKey
 from undersigned.letters.models import Letter
 from undersigned.lib import sealing
 from undersigned.outbox.models import OutgoingEmail
-from undersigned.signatures.models import DailySalt, Receipt, Signature
+from undersigned.signatures.models import DailySalt, Intake, Receipt, Signature
 from undersigned.signatures.retention import purge
 
 CSRF = re.compile(r'name="csrfmiddlewaretoken" value="[^"]+"')
@@ -39,7 +39,9 @@ def sign(
         "department": "Engineering",
         "comment": "Count me in.",
     }
-    return client.post(f"/l/{letter.slug}/", form)
+    response = client.post(f"/l/{letter.slug}/", form)
+    settle()  # the worker records it (and queues its mail)
+    return response
 
 
 def manage_link(kind="confirm") -> str:
@@ -176,6 +178,16 @@ def test_no_email_address_is_stored_with_a_signature(client, letter):
     sign(client, letter, "ada@example.org")
     row = Signature.objects.values().get()
     assert not any("ada@example.org" in str(value) for value in row.values())
+
+
+def test_the_address_waits_in_the_intake_only_until_the_worker_records_it(
+    client, letter, smtp_server
+):
+    client.post(f"/l/{letter.slug}/", {"name": "Ada Byron", "email": "ada@example.org"})
+    assert Intake.objects.get().email == "ada@example.org"  # what the mail will need
+    drain()  # recorded, mailed, scrubbed
+    assert not Intake.objects.exists() and Signature.objects.count() == 1
+    assert "ada@example.org" not in database_dump()
 
 
 @pytest.mark.django_db

@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from tests.conftest import Inbox, drain, last_token
+from tests.conftest import Inbox, drain, last_token, settle
 from undersigned.letters.models import Letter
 from undersigned.outbox.models import OutgoingEmail
 from undersigned.signatures.models import Signature
@@ -46,6 +46,7 @@ def test_it_records_a_pending_signature_and_queues_a_confirmation_link(client, l
     assert response["Location"] == f"/l/{letter.slug}/signed/"
     assert "Check your email" in client.get(response["Location"]).content.decode()
 
+    settle()  # the worker records it and queues the mail
     signature = Signature.objects.get()
     assert signature.status == Signature.Status.PENDING
     assert signature.name == "Ada Byron"
@@ -103,6 +104,7 @@ def test_it_hides_whether_email_already_signed(client, letter):
     first = sign(client, letter)
     client.post(f"/v/{last_token()}")
     again = sign(client, letter, email="ADA@example.org ", name="Someone Else")
+    settle()
     assert again.status_code == first.status_code == 302
     assert again["Location"] == first["Location"]
     kinds = list(OutgoingEmail.objects.order_by("id").values_list("kind", flat=True))
@@ -127,6 +129,7 @@ def test_gmail_dots_and_tags_are_one_signer(client, letter):
     sign(client, letter, email="ada.byron+letters@gmail.com")
     client.post(f"/v/{last_token()}")
     sign(client, letter, email="AdaByron@googlemail.com")
+    settle()
     assert Signature.objects.count() == 1
     assert OutgoingEmail.objects.latest("id").kind == "already-signed"
 
@@ -256,9 +259,11 @@ def test_each_signer_gets_their_own_links_though_the_mail_is_rendered_once(clien
 
 def test_a_new_title_shows_in_the_next_mail(client, letter):
     sign(client, letter, email="one@example.org")
+    settle()
     letter.title = "Cleaner air for Riverside"
     letter.save()
     sign(client, letter, email="two@example.org")
+    settle()
     first, second = OutgoingEmail.objects.order_by("id")
     assert "Cleaner air" not in first.body_text and "Cleaner air" in second.body_text
 

@@ -1,5 +1,6 @@
-"""The worker: send the outbox; in a thread of its own, fold confirmations into the counts
-every second; purge what is no longer needed every hour.
+"""The worker: record signatures from the intake and send the outbox; in a thread of its
+own, fold confirmations into the counts every second; purge what is no longer needed every
+hour.
 
 Runs as ``undersigned worker``; tests run ``Worker.run`` in a thread. A stop request (SIGTERM,
 Ctrl-C, or ``stop``) lets the current batch finish, then the loop returns."""
@@ -15,7 +16,7 @@ from django.db import close_old_connections, connections
 
 from undersigned.moderation.services import alert_on_trends
 from undersigned.outbox import sending
-from undersigned.signatures import counting, retention
+from undersigned.signatures import counting, retention, services
 
 PURGE_EVERY = 3600  # seconds
 
@@ -36,7 +37,8 @@ class Worker:
         self.stopping.set()
 
     def tick(self) -> int:
-        """One round of mail and housekeeping; returns how many mails went out."""
+        """One round of signatures, mail and housekeeping; returns how many signatures were
+        recorded plus how many mails went out (0: nothing to do)."""
         now = time.monotonic()
         if now - self._last_stale_check >= min(60, settings.MAIL_CLAIM_TIMEOUT_SECONDS / 2):
             sending.release_stale_claims()
@@ -47,7 +49,8 @@ class Worker:
         if now - self._last_purge >= PURGE_EVERY:
             retention.purge()
             self._last_purge = now
-        return sending.send_batch(self.mail_batch)
+        recorded = services.record_intake()  # before mail, so its mails go this round
+        return recorded + sending.send_batch(self.mail_batch)
 
     def count(self) -> None:
         """The counter's own loop, so that a backlog of mail never delays the count."""

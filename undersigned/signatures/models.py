@@ -295,3 +295,22 @@ def parse_cursor(value: str | None) -> int | None:
     if not 0 <= cursor < 2**62:
         raise ValueError(value)
     return cursor
+
+
+class Intake(models.Model):
+    """A signature as the signing request left it, until the worker records it.
+
+    Signing writes only this row (one INSERT), so that a surge costs each request as little
+    as possible; the worker then does the rest in batches: the signature (insert, or update
+    of a pending one), a receipt, and the mail. The row holds what the mail needs, the
+    address, for as long as that takes (a second or two with the worker running) and is
+    deleted in the transaction that records it. ``details`` holds what is kept of the
+    signature (see ``services._stored_fields``: hidden signers' details arrive sealed)."""
+
+    letter = models.ForeignKey(Letter, on_delete=models.CASCADE, related_name="+")
+    email = models.CharField(max_length=254)
+    details = models.JSONField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"intake {self.pk} on {self.letter_id}"

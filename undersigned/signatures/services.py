@@ -1,4 +1,5 @@
-"""Signing and confirming. HTML views, the API and the CLI all call these.
+"""Signing and confirming. HTML views, the API and the CLI all call these; the worker calls
+``record_intake``.
 
 Neither verb touches the letter row: confirming appends to the count journal, which the
 counter folds into the letter in batches (see ``counting``)."""
@@ -6,6 +7,7 @@ counter folds into the letter in batches (see ``counting``)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 
 from django.db import transaction
 
@@ -19,7 +21,7 @@ from undersigned.moderation import limits
 from undersigned.moderation.models import Policy
 from undersigned.outbox import mail
 from undersigned.signatures import privacy
-from undersigned.signatures.models import CountDelta, Receipt, Signature
+from undersigned.signatures.models import CountDelta, Intake, Receipt, Signature
 
 
 class SigningError(Exception):
@@ -67,15 +69,12 @@ def _stored_fields(letter: Letter, data: SignatureData) -> dict:
 
 
 def sign(letter: Letter, data: SignatureData, ip: str = "", honeypot: bool = False) -> None:
-    """Record a pending signature and mail a confirmation link.
+    """Take a signature: check that the letter takes it, decide the abuse flag, seal what
+    must be sealed, and write it to the intake, one row in one statement. The worker records
+    it and mails the link (``record_intake``) a moment later.
 
-    The caller sees the same outcome whatever the email's history: a new address gets a
-    confirmation link; an address with a pending signature gets a fresh link (the latest
-    details replace the earlier ones); an address that already confirmed gets a "you already
-    signed" mail. Every mail carries a new private link to manage the signature. Two requests
-    with one address at once still leave one signature: the database's unique constraint
-    decides (the insert does nothing for the second), and the second takes the "already
-    there" path.
+    Every address takes exactly these steps, so neither the answer nor its timing can tell a
+    new address from one that signed before.
     """
     if not letter.accepts_signatures:
         raise LetterNotOpen("This letter is closed and no longer takes signatures.")
@@ -90,35 +89,65 @@ def sign(letter: Letter, data: SignatureData, ip: str = "", honeypot: bool = Fal
             f"Only people at {letter.organization or 'the organization'} can sign: use your "
             f"address at {' or '.join(letter.domain_list)}."
         )
-    email_hash = letter.email_hash(canonical)
     ip_hash, ip_day = privacy.ip_hash(ip)
     flag = limits.HONEYPOT if honeypot else limits.flag_for(letter.pk, canonical, ip, ip_hash)
-    token, receipt = new_token(), new_token()
-    fields = {
-        "letter_id": letter.pk,
-        "email_hash": email_hash,
+    details = {
         **_stored_fields(letter, data),
         "display": data.display,
         "verified_domain": verified_domain,
-        "token_hash": token_hash(token).hex(),
-        "token_expires_at": Signature.new_expiry(),
         "ip_hash": ip_hash,
-        "ip_day": ip_day if ip_hash else None,
+        "ip_day": ip_day.isoformat() if ip_hash else None,
         "email_domain": canonical.rpartition("@")[2],
         "flag": flag,
     }
+    with transaction.atomic():  # on SQLite, in turn with this process's other writers
+        rows.insert(Intake, {"letter_id": letter.pk, "email": data.email, "details": details})
+
+
+def record_intake(limit: int = 500) -> int:
+    """The worker's half of signing: turn up to ``limit`` intake rows into signatures,
+    receipts and mails, and delete them, in one transaction (so a worker killed halfway
+    leaves them for the next round, and two workers never take the same row). Returns how
+    many rows it took."""
     with transaction.atomic():
-        # New and known addresses take the same steps (one insert-or-update, a receipt, a
-        # mail), so that neither the answer nor its timing tells them apart. Plain statements,
-        # not the ORM's: this runs for every signature of a surge (see BENCHMARKS.md).
-        signature_id, status = Signature.objects.record_pending(fields)
-        rows.insert(
-            Receipt, {"signature_id": signature_id, "token_hash": token_hash(receipt).hex()}
-        )
-        if status == Signature.Status.CONFIRMED:
-            mail.send_already_signed(data.email, letter, receipt)
-        else:
-            mail.send_confirmation(data.email, letter, token, receipt)
+        batch = list(Intake.objects.select_for_update(skip_locked=True).order_by("pk")[:limit])
+        if not batch:
+            return 0
+        letters = Letter.objects.in_bulk({row.letter_id for row in batch})
+        for row in batch:
+            _record(letters[row.letter_id], row.email, row.details)
+        Intake.objects.filter(pk__in=[row.pk for row in batch]).delete()
+    return len(batch)
+
+
+def _record(letter: Letter, email: str, details: dict) -> None:
+    """Record one signature from the intake and mail its signer.
+
+    A new address gets a confirmation link; an address with a pending signature gets a fresh
+    link (the latest details replace the earlier ones); an address that already confirmed
+    gets a "you already signed" mail. Every mail carries a new private link to manage the
+    signature. Two signatures with one address leave one row: the unique constraint decides.
+    """
+    try:
+        email_hash = letter.email_hash(canonical_email(email))
+    except ValueError:  # the letter closed and its hashing key was destroyed meanwhile
+        return
+    token, receipt = new_token(), new_token()
+    fields = {
+        **details,
+        "ip_day": date.fromisoformat(details["ip_day"]) if details["ip_day"] else None,
+        "letter_id": letter.pk,
+        "email_hash": email_hash,
+        "token_hash": token_hash(token).hex(),
+        "token_expires_at": Signature.new_expiry(),
+    }
+    # Plain statements, not the ORM's: a surge records thousands a second (BENCHMARKS.md).
+    signature_id, status = Signature.objects.record_pending(fields)
+    rows.insert(Receipt, {"signature_id": signature_id, "token_hash": token_hash(receipt).hex()})
+    if status == Signature.Status.CONFIRMED:
+        mail.send_already_signed(email, letter, receipt)
+    else:
+        mail.send_confirmation(email, letter, token, receipt)
 
 
 def signature_for_token(token: str) -> Signature:
