@@ -128,3 +128,46 @@ def test_mail_that_waited_for_an_unreachable_server_goes_as_soon_as_it_answers(l
     finally:
         inbox.controller.stop()
     assert OutgoingEmail.objects.filter(status=Status.SENT).count() == 2
+
+
+class RefusingInbox(Inbox):
+    """An SMTP server that refuses some recipients, as a real one refuses unknown users."""
+
+    def __init__(self, port: int, refused: set[str]):
+        super().__init__(port)
+        self.refused = refused
+
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        if address in self.refused:
+            return "550 no such user"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+
+def test_a_refused_recipient_waits_for_a_retry_and_the_rest_of_the_batch_goes(letter, settings):
+    inbox = RefusingInbox(free_port(), refused={"person2@example.org"})
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", inbox.port
+    queue(letter, 5)
+    inbox.controller.start()
+    try:
+        assert sending.send_batch() == 4
+        received = inbox.wait_for(4)
+    finally:
+        inbox.controller.stop()
+
+    assert sorted(to for rcpt_tos, _ in received for to in rcpt_tos) == [
+        f"person{i}@example.org" for i in (0, 1, 3, 4)
+    ]
+    for _, message in received:  # both parts arrive whole
+        assert "/v/token-" in Inbox.text(message)
+        assert "/v/token-" in message.get_body(preferencelist=("html",)).get_content()
+    refused = OutgoingEmail.objects.get(to="person2@example.org")
+    assert refused.status == Status.QUEUED and refused.attempts == 1
+    assert refused.last_error == "SMTPRecipientsRefused" and refused.claimed_by == ""
+    assert refused.retry_after > timezone.now()
+    sent = OutgoingEmail.objects.exclude(pk=refused.pk)
+    assert [(row.status, row.to, row.subject, row.body_text, row.body_html) for row in sent] == [
+        (Status.SENT, "", "", "", "")
+    ] * 4
+    assert all(row.sent_at is not None for row in sent)
