@@ -1,11 +1,20 @@
 """Streamed exports of a letter's confirmed signatures, in constant memory: rows come from a
-server-side cursor (``iterator``) and leave as soon as they are formatted."""
+server-side cursor (``iterator``) a chunk at a time, and each chunk leaves as one string as
+soon as it is formatted.
+
+A million rows pass through here, so the work per row is kept small: the database formats
+the day of ``confirmed_at`` (no datetime is made only to print its date), the sealed fields
+are fetched only when there is a key to open them, and rows are written a chunk at a time."""
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Iterator
+from itertools import islice
+
+from django.db.models import CharField, Func
 
 from undersigned.letters.models import Letter
 from undersigned.lib import sealing
@@ -22,72 +31,110 @@ COLUMNS = [
 ]
 FORMATS = ("csv", "json")
 UNREADABLE = "(not sealed to this key)"
+CHUNK = 5000  # rows fetched and formatted at a time
+
+Row = tuple[str, str, str, str, str, str, str]
 
 
-def rows(letter: Letter, private_key: bytes | None = None) -> Iterator[tuple[str, ...]]:
-    """Confirmed signatures as tuples in ``COLUMNS`` order.
+class _Day(Func):
+    """The UTC day of a datetime column as ``YYYY-MM-DD``, or "" for NULL."""
+
+    output_field = CharField()
+    templates = {
+        # Django keeps datetimes in SQLite as UTC text: 'YYYY-MM-DD HH:MM:SS[.ffffff]'.
+        "sqlite": "COALESCE(substr(%(expressions)s, 1, 10), '')",
+        "postgresql": "COALESCE(to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD'), '')",
+    }
+
+    def as_sql(self, compiler, connection, **extra):
+        template = self.templates[connection.vendor]
+        return super().as_sql(compiler, connection, template=template, **extra)
+
+
+def chunks(
+    letter: Letter, private_key: bytes | None = None, size: int = CHUNK
+) -> Iterator[list[Row]]:
+    """Confirmed signatures as lists of up to ``size`` tuples in ``COLUMNS`` order.
 
     Hidden signers' name, affiliation and comment are sealed to the organizers' keys; with
     ``private_key`` (an organizer's, opened from their key file) they are decrypted here,
     otherwise they are left empty. Count-only signers have none."""
-    queryset = (
-        Signature.objects.counted()
-        .filter(letter=letter)
-        .order_by("order_key")
-        .values_list(
-            "name",
-            "affiliation",
-            "department",
-            "comment",
-            "display",
-            "verified_domain",
-            "confirmed_at",
-            "sealed",
-        )
-    )
-    for name, affiliation, department, comment, *rest, confirmed_at, sealed in queryset.iterator(
-        chunk_size=5000
-    ):
-        if sealed and private_key is not None:
-            try:
-                opened = sealing.unseal(sealed, private_key)
-            except sealing.SealingError:  # sealed before this key was added, or to others
-                opened = {"name": UNREADABLE, "affiliation": "", "comment": ""}
-            name, affiliation, comment = opened["name"], opened["affiliation"], opened["comment"]
-        # The day only: an exact time could tie a signature to a person's whereabouts.
-        day = confirmed_at.date().isoformat() if confirmed_at else ""
-        yield (name, affiliation, department, comment, *rest, day)
+    # The day only: an exact time could tie a signature to a person's whereabouts.
+    fields = [*COLUMNS[:-1], _Day("confirmed_at")]
+    queryset = Signature.objects.counted().filter(letter=letter).order_by("order_key")
+    if private_key is None:  # the sealed fields cannot be read: not even fetched
+        yield from _batched(queryset.values_list(*fields).iterator(chunk_size=size), size)
+        return
+    rows = queryset.values_list(*fields, "sealed").iterator(chunk_size=size)
+    for chunk in _batched(rows, size):
+        yield [_opened(row, private_key) for row in chunk]
 
 
-class _Line:
-    """A file-like object for ``csv.writer`` that hands back what was written."""
+def _batched(iterator: Iterator, size: int) -> Iterator[list]:
+    while chunk := list(islice(iterator, size)):
+        yield chunk
 
-    def write(self, value: str) -> str:
-        return value
+
+def _opened(row: tuple, private_key: bytes) -> Row:
+    name, affiliation, department, comment, display, verified_domain, day, sealed = row
+    if sealed:
+        try:
+            opened = sealing.unseal(sealed, private_key)
+        except sealing.SealingError:  # sealed before this key was added, or to others
+            opened = {"name": UNREADABLE, "affiliation": "", "comment": ""}
+        name, affiliation, comment = opened["name"], opened["affiliation"], opened["comment"]
+    return (name, affiliation, department, comment, display, verified_domain, day)
+
+
+# Spreadsheets run cells that start with these as formulas.
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _csv_safe(value: str) -> str:
-    # Spreadsheets run cells that start with these as formulas.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    return "'" + value if value.startswith(_FORMULA) else value
 
 
-def as_csv(letter: Letter, private_key: bytes | None = None) -> Iterator[str]:
-    writer = csv.writer(_Line())
-    yield writer.writerow(COLUMNS)
-    for row in rows(letter, private_key):
-        yield writer.writerow([_csv_safe(value) for value in row])
+def as_csv(letter: Letter, private_key: bytes | None = None, size: int = CHUNK) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(COLUMNS)
+    for chunk in chunks(letter, private_key, size):
+        # What people typed, and the organizers' domains, are escaped; `display` is one of
+        # its choices and the day is written by the database.
+        safe = _csv_safe
+        writer.writerows(
+            (safe(n), safe(a), safe(d), safe(c), display, safe(v), day)
+            for n, a, d, c, display, v, day in chunk
+        )
+        yield _take(buffer)
+    if buffer.tell():  # no signatures: the header alone
+        yield _take(buffer)
 
 
-def as_json(letter: Letter, private_key: bytes | None = None) -> Iterator[str]:
+def _take(buffer: io.StringIO) -> str:
+    text = buffer.getvalue()
+    buffer.seek(0)
+    buffer.truncate()
+    return text
+
+
+_to_json = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def as_json(letter: Letter, private_key: bytes | None = None, size: int = CHUNK) -> Iterator[str]:
     yield '{"letter": ' + json.dumps(letter.slug) + ', "signatures": ['
     separator = "\n"
-    for row in rows(letter, private_key):
-        yield separator + json.dumps(dict(zip(COLUMNS, row, strict=True)), ensure_ascii=False)
+    for chunk in chunks(letter, private_key, size):
+        yield separator + ",\n".join(
+            _to_json(dict(zip(COLUMNS, row, strict=True))) for row in chunk
+        )
         separator = ",\n"
     yield "\n]}\n"
 
 
-def export(letter: Letter, fmt: str, private_key: bytes | None = None) -> Iterator[str]:
+def export(
+    letter: Letter, fmt: str, private_key: bytes | None = None, size: int = CHUNK
+) -> Iterator[str]:
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; use csv or json")
-    return (as_csv if fmt == "csv" else as_json)(letter, private_key)
+    return (as_csv if fmt == "csv" else as_json)(letter, private_key, size)
