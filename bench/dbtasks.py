@@ -34,7 +34,7 @@ from undersigned.letters.models import Letter
 from undersigned.lib.tokens import new_token, token_hash
 from undersigned.outbox.models import OutgoingEmail
 from undersigned.signatures import counting
-from undersigned.signatures.models import CountDelta, Signature, this_hour
+from undersigned.signatures.models import CountDelta, Intake, Signature, this_hour
 
 MASK_62 = 2**62 - 1
 
@@ -147,6 +147,9 @@ def rows(slug: str) -> dict:
     return {
         "confirmed": signatures.confirmed().count(),
         "pending": signatures.pending().count(),
+        # Signatures taken in (answered 202): in the intake until a worker records them as
+        # pending signatures; no worker runs while signing is measured.
+        "taken": signatures.pending().count() + Intake.objects.filter(letter=letter).count(),
         "signature_count": letter.signature_count,
         "journal": CountDelta.objects.count(),
         "outbox_queued": OutgoingEmail.objects.filter(status=OutgoingEmail.Status.QUEUED).count(),

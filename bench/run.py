@@ -310,12 +310,12 @@ class Run:
         if key == "sign":
             signing = f"/api/v1/letters/{slug}/signatures"
             load.warm_up("sign", signing)
-            before = self.settled(slug, "pending")
+            before = self.settled(slug, "taken")
             name = f"server-sign-{slug}-{label}"
             result = self.profiled(name, self.server_pid, "sign", signing)
-            after = self.settled(slug, "pending")
+            after = self.settled(slug, "taken")
             accepted = result["statuses"].get("202", 0)
-            check = self.check("sign", slug, accepted, after["pending"] - before["pending"])
+            check = self.check("sign", slug, accepted, after["taken"] - before["taken"])
             return {**figure(NAMES[key], result, ping, status="202"), "check": check}
         threads = self.args.threads
         if self.args.warmup:

@@ -13,14 +13,15 @@ figure for a fixed time after a short warm-up:
 - GET /health: the same plus one ``SELECT 1``;
 - GET /api/v1/letters/bench/count, the live counter's read;
 - POST /api/v1/letters/bench/signatures with a new email each time. Only 202 answers count,
-  and the Signature rows in the database are counted afterwards to check them.
+  and the signatures taken in (intake rows; no worker runs to record them) are counted
+  afterwards to check them.
 
 Besides requests per second it reports the CPU time that the app server (and PostgreSQL, when
 scripts/with-postgres started it) spent per request, which depends less on whatever else the
 machine is doing, and how busy other processes kept the machine meanwhile.
 
-No worker runs, so confirmation mails stay in the outbox (EMAIL_URL points at a closed port
-in case one did). Prints a table and writes it as JSON to bench/results/sign-<database>.json.
+No worker runs, so signatures stay in the intake (EMAIL_URL points at a closed port in case
+one did). Prints a table and writes it as JSON to bench/results/sign-<database>.json.
 """
 
 from __future__ import annotations
@@ -65,11 +66,10 @@ SETTLE_SECONDS = 10  # for requests still in flight when wrk stops to finish
 # decide how fast a commit is.
 COUNT_ROWS = f"""
 import json
-from undersigned.outbox.models import OutgoingEmail
-from undersigned.signatures.models import Signature
+from undersigned.signatures.models import Intake, Signature
 print(json.dumps({{
-    "signatures": Signature.objects.filter(letter__slug={SLUG!r}).count(),
-    "outbox": OutgoingEmail.objects.count(),
+    "signatures": Signature.objects.filter(letter__slug={SLUG!r}).count()
+    + Intake.objects.filter(letter__slug={SLUG!r}).count(),
 }}))
 """
 
@@ -178,7 +178,6 @@ def run(args, tmp: Path) -> dict:
             "accepted_202": accepted,
             "new_rows": new_rows,
             "in_flight_at_stop": in_flight,
-            "new_outbox_rows": after["outbox"] - before["outbox"],
             "agree": 0 <= in_flight <= args.connections,
         },
     }
@@ -230,9 +229,9 @@ def print_report(report: dict) -> None:
     sig = report["signatures"]
     print()
     print(
-        f"Signatures: {sig['accepted_202']} answered 202; {sig['new_rows']} new Signature rows "
-        f"in the database ({sig['in_flight_at_stop']} more: requests in flight when wrk "
-        f"stopped); {sig['new_outbox_rows']} new outbox rows."
+        f"Signatures: {sig['accepted_202']} answered 202; {sig['new_rows']} new rows in the "
+        f"intake (no worker runs to record them) or signatures ({sig['in_flight_at_stop']} "
+        "more: requests in flight when wrk stopped)."
     )
     if not sig["agree"]:
         print("MISMATCH: the database does not account for the 202 answers.")
