@@ -118,3 +118,42 @@ def test_threads_of_one_process_take_turns_at_writing_without_sqlite_polling(let
 
     assert run_at_once(write, 8) == list(range(8))
     assert CountDelta.objects.filter(letter=letter).count() == 40
+
+
+HOLD_WRITE = """
+import os, time
+from django.db import transaction
+from undersigned.signatures.models import CountDelta
+with transaction.atomic():
+    CountDelta.objects.create(letter_id=int(os.environ["LETTER_ID"]), signatures=1)
+    print("holding", flush=True)
+    time.sleep(0.5)
+"""
+
+
+def test_processes_take_turns_at_writing_without_sqlite_polling(letter):
+    """Another process holds a write transaction for half a second; this one, which gives
+    up at once when SQLite's lock is taken (busy timeout 0), still writes: it waited its turn
+    on the queue beside the database. PostgreSQL: both simply write."""
+    import subprocess
+    import sys
+
+    from tests.conftest import subprocess_env
+
+    other = subprocess.Popen(
+        [sys.executable, "-m", "django", "shell", "--no-imports", "-c", HOLD_WRITE],
+        env={**subprocess_env(), "LETTER_ID": str(letter.pk)},
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert other.stdout.readline().strip() == "holding"
+        if connection.vendor == "sqlite":
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA busy_timeout = 0")
+        with transaction.atomic():
+            CountDelta.objects.create(letter_id=letter.pk, signatures=1)
+    finally:
+        assert other.wait(30) == 0
+        connection.close()
+    assert CountDelta.objects.filter(letter=letter).count() == 2
