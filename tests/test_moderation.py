@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from tests.conftest import drain, last_token
 from undersigned.letters.models import Letter
-from undersigned.moderation import services
+from undersigned.moderation import limits, services
 from undersigned.moderation.models import AuditEntry, Invalidation, Policy
 from undersigned.outbox.models import OutgoingEmail
 from undersigned.signatures.models import Signature
@@ -35,7 +35,13 @@ def policy(**fields) -> Policy:
     return current
 
 
-def test_signatures_over_the_client_limit_look_accepted_but_are_not_counted(letter):
+@pytest.mark.parametrize("shared_cache", [False, True], ids=["per-process", "shared cache"])
+def test_signatures_over_the_client_limit_look_accepted_but_are_not_counted(
+    letter, monkeypatch, shared_cache
+):
+    # Counted in the process's own store, or in Django's cache as with REDIS_URL (here the
+    # test settings' local cache, through the same calls).
+    monkeypatch.setattr(limits, "SHARED_CACHE", shared_cache)
     policy(burst_per_client=3)
     answers = {sign_and_confirm(letter, f"p{i}@example.org")["Location"] for i in range(5)}
     assert answers == {f"/l/{letter.slug}/signed/"}  # the same answer every time

@@ -12,10 +12,14 @@ import hashlib
 import time
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpResponse, HttpResponseNotModified
 from django.utils.cache import patch_cache_control, patch_vary_headers
 
 MISSING = object()
+# Whether Django's cache is shared between processes (Redis, when REDIS_URL is set) or each
+# process's own (the local-memory backend).
+SHARED_CACHE = not settings.CACHES["default"]["BACKEND"].endswith("LocMemCache")
 _MAX_ENTRIES = 10_000
 
 

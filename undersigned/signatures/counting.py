@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 from collections import defaultdict
 
-from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Count, F, OuterRef, Subquery, Sum
@@ -20,7 +19,7 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from undersigned.letters.models import Letter
-from undersigned.lib.caching import MISSING, etag_for, letter_key, recent
+from undersigned.lib.caching import MISSING, SHARED_CACHE, etag_for, letter_key, recent
 from undersigned.signatures.models import CountDelta, Signature
 
 COUNTER_LOCK_ID = 0x756E6473  # "unds"
@@ -96,9 +95,8 @@ def reconcile() -> list[tuple[str, tuple[int, int], tuple[int, int]]]:
 # --- the count endpoint's cache ---------------------------------------------------------------
 
 COUNT_SECONDS = 5  # in the shared cache; the counter refreshes entries it changes
-# Without Redis each process has its own cache, which the counter (another process) cannot
-# refresh: then an app process asks the database once a second instead.
-SHARED_CACHE = not settings.CACHES["default"]["BACKEND"].endswith("LocMemCache")
+# Without Redis (SHARED_CACHE false) each process has its own cache, which the counter
+# (another process) cannot refresh: then an app process asks the database once a second.
 RECENT_SECONDS = 1  # in each process
 
 
