@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from functools import wraps
 
-from django.http import JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
@@ -142,4 +142,7 @@ def _sign(request, letter):
         sign(letter, form.signature_data(), client_ip(request))
     except SigningError as exc:
         return error(str(exc), exc.status)
-    return JsonResponse({"status": "pending_confirmation"}, status=202)
+    return HttpResponse(ACCEPTED, content_type="application/json", status=202)
+
+
+ACCEPTED = json.dumps({"status": "pending_confirmation"}).encode()

@@ -309,7 +309,7 @@ class Intake(models.Model):
 
     letter = models.ForeignKey(Letter, on_delete=models.CASCADE, related_name="+")
     email = models.CharField(max_length=254)
-    details = models.JSONField()
+    details = models.TextField()  # JSON, written and read by services (no field conversion)
     created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:

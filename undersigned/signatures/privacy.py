@@ -66,8 +66,16 @@ def ip_hash(address: str, day: date | None = None) -> tuple[str, date]:
     day = day or timezone.now().date()
     if not address:
         return "", day
-    key = derive_key(settings.SECRET_KEY, "ip-hash", bytes.fromhex(_salt(day)))
-    return keyed_hash(key, address).hex(), day
+    return keyed_hash(_day_key(day), address).hex(), day
+
+
+def _day_key(day: date) -> bytes:
+    cached = f"ip-key:{day.isoformat()}"  # with the salt: both go when `recent` is cleared
+    key = recent.get(cached)
+    if key is MISSING:
+        key = derive_key(settings.SECRET_KEY, "ip-hash", bytes.fromhex(_salt(day)))
+        recent.set(cached, key, 60)
+    return key
 
 
 def forget_old_addresses(now=None) -> int:

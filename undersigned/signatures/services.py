@@ -6,6 +6,7 @@ counter folds into the letter in batches (see ``counting``)."""
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import date
 
@@ -101,7 +102,9 @@ def sign(letter: Letter, data: SignatureData, ip: str = "", honeypot: bool = Fal
         "flag": flag,
     }
     with transaction.atomic():  # on SQLite, in turn with this process's other writers
-        rows.insert(Intake, {"letter_id": letter.pk, "email": data.email, "details": details})
+        rows.insert(
+            Intake, {"letter_id": letter.pk, "email": data.email, "details": json.dumps(details)}
+        )
 
 
 def record_intake(limit: int = 500) -> int:
@@ -115,7 +118,7 @@ def record_intake(limit: int = 500) -> int:
             return 0
         letters = Letter.objects.in_bulk({row.letter_id for row in batch})
         for row in batch:
-            _record(letters[row.letter_id], row.email, row.details)
+            _record(letters[row.letter_id], row.email, json.loads(row.details))
         Intake.objects.filter(pk__in=[row.pk for row in batch]).delete()
     return len(batch)
 

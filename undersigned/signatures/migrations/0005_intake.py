@@ -18,7 +18,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('email', models.CharField(max_length=254)),
-                ('details', models.JSONField()),
+                ('details', models.TextField()),
                 ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
                 ('letter', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='letters.letter')),
             ],
