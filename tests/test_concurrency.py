@@ -131,7 +131,8 @@ with transaction.atomic():
 """
 
 
-def test_processes_take_turns_at_writing_without_sqlite_polling(letter):
+@pytest.mark.parametrize("in_transaction", [True, False], ids=["transaction", "autocommit"])
+def test_processes_take_turns_at_writing_without_sqlite_polling(letter, in_transaction):
     """Another process holds a write transaction for half a second; this one, which gives
     up at once when SQLite's lock is taken (busy timeout 0), still writes: it waited its turn
     on the queue beside the database. PostgreSQL: both simply write."""
@@ -151,7 +152,10 @@ def test_processes_take_turns_at_writing_without_sqlite_polling(letter):
         if connection.vendor == "sqlite":
             with connection.cursor() as cursor:
                 cursor.execute("PRAGMA busy_timeout = 0")
-        with transaction.atomic():
+        if in_transaction:
+            with transaction.atomic():
+                CountDelta.objects.create(letter_id=letter.pk, signatures=1)
+        else:
             CountDelta.objects.create(letter_id=letter.pk, signatures=1)
     finally:
         assert other.wait(30) == 0

@@ -1,6 +1,6 @@
-"""Django's SQLite backend, with one change: writers queue for their turn before they ask
-SQLite for its write lock, threads on a lock of the process and processes on an advisory
-lock (``flock``) on a file beside the database.
+"""Django's SQLite backend, with one change: writers (transactions, and writes outside one)
+queue for their turn before they ask SQLite for its write lock, threads on a lock of the
+process and processes on an advisory lock (``flock``) on a file beside the database.
 
 SQLite lets one writer in at a time. A writer that finds the database locked polls: its busy
 handler sleeps 1, 2, 5, 10, ... up to 100 ms between tries. Under a surge (app processes of
@@ -70,8 +70,39 @@ def _queue_for(name: str) -> _Queue:
         return _queues[key]
 
 
+_WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+class _Cursor(base.SQLiteCursorWrapper):
+    """Django's cursor; a write outside any transaction (SQLite then wraps the statement in
+    one of its own) takes its turn in the queue too."""
+
+    wrapper: DatabaseWrapper
+
+    def execute(self, query, params=None):
+        wrapper = self.wrapper
+        if (
+            wrapper.in_atomic_block
+            or not wrapper.autocommit
+            or not query.lstrip()[:7].upper().startswith(_WRITES)
+        ):
+            return super().execute(query, params)
+        queue = _queue_for(str(wrapper.settings_dict["NAME"]))
+        queued = queue.acquire()
+        try:
+            return super().execute(query, params)
+        finally:
+            if queued:
+                queue.release()
+
+
 class DatabaseWrapper(base.DatabaseWrapper):
     _queue: _Queue | None = None
+
+    def create_cursor(self, name=None):
+        cursor = self.connection.cursor(factory=_Cursor)
+        cursor.wrapper = self
+        return cursor
 
     def _start_transaction_under_autocommit(self):
         queue = _queue_for(str(self.settings_dict["NAME"]))
