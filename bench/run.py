@@ -1057,6 +1057,13 @@ def print_report(report: dict) -> None:
             else ""
         )
     )
+    queued = mail["queued"]
+    if isinstance(queued, dict) and queued.get("recorded"):
+        print(
+            f"  intake: {queued['recorded']:,} signatures recorded in one process (what the "
+            f"worker does before mailing) in {queued['record_seconds']:.1f} s: "
+            f"{queued['recorded'] / queued['record_seconds']:,.0f}/s"
+        )
     e = report["export"]
     print(
         f"  export: {e['rows']:,} rows, {e['bytes'] / 1e6:.0f} MB of CSV, "
