@@ -14,6 +14,7 @@ import secrets
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -89,6 +90,28 @@ def instance_env(database: str, tmp: Path) -> dict:
     )
     if database == "sqlite":
         env.pop("DATABASE_URL", None)
+    return env
+
+
+def check_database(parser, database: str) -> None:
+    """Refuse ``--database postgres`` without a PostgreSQL DATABASE_URL; and let a SIGTERM
+    (e.g. from a CI timeout) unwind like Ctrl-C, so that the benchmark stops its processes."""
+    if database == "postgres" and not os.environ.get("DATABASE_URL", "").startswith("postgres"):
+        parser.error("--database postgres needs DATABASE_URL; run it under scripts/with-postgres")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+
+
+def new_instance(database: str, tmp: Path, slug: str, static: bool = False) -> dict:
+    """A fresh instance in ``tmp`` (migrated; with ``static``, its static files collected as
+    `serve` does) with the published letter ``slug``. Returns its environment."""
+    env = instance_env(database, tmp)
+    (tmp / "data").mkdir()
+    body = tmp / "letter.md"
+    body.write_text("A letter for the benchmark.\n")
+    manage(env, "migrate", "--no-input", "-v", "0")
+    if static:
+        manage(env, "collectstatic", "--no-input", "-v", "0")
+    manage(env, "letter", "create", slug, "--title", "Bench", "--body-file", str(body), "--publish")
     return env
 
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -25,16 +24,16 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.sign import (  # noqa: E402
-    BIN,
-    SLUG,
+from bench.common import (  # noqa: E402
     BenchError,
+    check_database,
     free_port,
-    instance_env,
     manage,
+    new_instance,
+    start_server,
     stop,
-    wait_until_up,
 )
+from bench.sign import SLUG  # noqa: E402
 
 CONFIRM_KNOWN = """
 from undersigned.letters.models import Letter
@@ -67,32 +66,16 @@ def main() -> int:
     args = parser.parse_args()
     if not 10 <= args.rounds <= 5000:
         parser.error("--rounds must be 10-5000")
+    check_database(parser, args.database)
     known = 50
     with tempfile.TemporaryDirectory(prefix="undersigned-bench-") as tmp_name:
         tmp = Path(tmp_name)
-        env = instance_env(args.database, tmp)
-        (tmp / "data").mkdir()
-        body = tmp / "letter.md"
-        body.write_text("A letter for the benchmark.\n")
-        manage(env, "migrate", "--no-input", "-v", "0")
-        manage(
-            env, "letter", "create", SLUG, "--title", "Bench", "--body-file", str(body), "--publish"
-        )
+        env = new_instance(args.database, tmp, SLUG)
         manage(env, "shell", "-c", CONFIRM_KNOWN.format(slug=SLUG, known=known))
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        log = tmp / "server.log"
-        with log.open("wb") as log_file:
-            server = subprocess.Popen(
-                [BIN / "undersigned", "serve", "--port", str(port), "--workers", "1"],
-                env=env,
-                cwd=tmp,
-                stdout=log_file,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
+        server = start_server(env, tmp, tmp / "server.log", port, workers=1, threads=4)
         try:
-            wait_until_up(server, f"{base}/ping", log)
             url = f"{base}/api/v1/letters/{SLUG}/signatures"
             times = {"new": [], "known": []}
             answers = set()

@@ -18,15 +18,13 @@ Python part; the milliseconds per request are measured in a separate run without
 from __future__ import annotations
 
 import argparse
-import os
-import signal
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import BENCH, BenchError, instance_env, manage  # noqa: E402
+from bench.common import BENCH, BenchError, check_database, manage, new_instance  # noqa: E402
 
 SLUG = "hot"
 
@@ -138,11 +136,7 @@ def main() -> int:
     args = parser.parse_args()
     if not 10 <= args.requests <= 20_000 or not 1_000 <= args.rows <= 2_000_000:
         parser.error("--requests must be 10-20,000 and --rows 1,000-2,000,000")
-    if args.database == "postgres" and not os.environ.get("DATABASE_URL", "").startswith(
-        "postgres"
-    ):
-        parser.error("--database postgres needs DATABASE_URL; run it under scripts/with-postgres")
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    check_database(parser, args.database)
     try:
         with tempfile.TemporaryDirectory(prefix="undersigned-hot-") as tmp:
             print(profile(args, Path(tmp)))
@@ -153,13 +147,7 @@ def main() -> int:
 
 
 def profile(args, tmp: Path) -> str:
-    env = instance_env(args.database, tmp)
-    (tmp / "data").mkdir()
-    body = tmp / "letter.md"
-    body.write_text("A letter for the profile.\n")
-    manage(env, "migrate", "--no-input", "-v", "0")
-    manage(env, "collectstatic", "--no-input", "-v", "0")  # as `serve` does
-    manage(env, "letter", "create", SLUG, "--title", "Hot", "--body-file", str(body), "--publish")
+    env = new_instance(args.database, tmp, SLUG, static=True)
     tokens = tmp / "tokens.txt"
     for task in (["load", SLUG, args.rows], ["pending", SLUG, 2 * args.requests + 40, tokens, "h"]):
         line = (

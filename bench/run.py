@@ -51,7 +51,6 @@ import json
 import os
 import re
 import resource
-import signal
 import socket
 import statistics
 import subprocess
@@ -74,6 +73,7 @@ from bench.common import (  # noqa: E402  (after the path is set)
     ROOT,
     BenchError,
     Load,
+    check_database,
     cpu_used,
     database_info,
     figure,
@@ -163,11 +163,7 @@ def main() -> int:
         parser.error("--latency-seconds must be 5-120 and --latency-rate 10-2000")
     if not 1 <= args.workers <= 16 or not 1 <= args.threads <= args.connections <= 1000:
         parser.error("--workers must be 1-16, and 1 <= --threads <= --connections <= 1000")
-    database_url = os.environ.get("DATABASE_URL", "")
-    if args.database == "postgres" and not database_url.startswith("postgres"):
-        parser.error("--database postgres needs DATABASE_URL; run it under scripts/with-postgres")
-    # A SIGTERM (e.g. from a CI timeout) unwinds like Ctrl-C, so every process is stopped.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    check_database(parser, args.database)
     started = time.monotonic()
     try:
         with tempfile.TemporaryDirectory(prefix="undersigned-run-") as tmp:

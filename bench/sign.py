@@ -28,9 +28,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,24 +36,24 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import (  # noqa: E402  (after the path is set)
-    BIN,
     BUSY_WARNING,
     RESULTS,
     ROOT,
     BenchError,
     Load,
+    check_database,
     database_info,
     figure,
     free_port,
     git_commit,
-    instance_env,
     machine,
     machine_busy_share,
     manage,
     ms,
+    new_instance,
     postmaster_pid,
+    start_server,
     stop,
-    wait_until_up,
 )
 
 SLUG = "bench"
@@ -90,11 +87,7 @@ def main() -> int:
         parser.error("--seconds must be 1-600 and --warmup 0-60")
     if not 1 <= args.workers <= 64 or not 1 <= args.threads <= args.connections <= 1000:
         parser.error("--workers must be 1-64, and 1 <= --threads <= --connections <= 1000")
-    database_url = os.environ.get("DATABASE_URL", "")
-    if args.database == "postgres" and not database_url.startswith("postgres"):
-        parser.error("--database postgres needs DATABASE_URL; run it under scripts/with-postgres")
-    # A SIGTERM (e.g. from a CI timeout) unwinds like Ctrl-C, so the server is stopped.
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    check_database(parser, args.database)
     try:
         with tempfile.TemporaryDirectory(prefix="undersigned-bench-") as tmp:
             report = run(args, Path(tmp))
@@ -110,29 +103,12 @@ def main() -> int:
 
 
 def run(args, tmp: Path) -> dict:
-    env = instance_env(args.database, tmp)
-    (tmp / "data").mkdir()
-    body = tmp / "letter.md"
-    body.write_text("A letter for the benchmark.\n")
-    manage(env, "migrate", "--no-input", "-v", "0")
-    manage(env, "letter", "create", SLUG, "--title", "Bench", "--body-file", str(body), "--publish")
+    env = new_instance(args.database, tmp, SLUG)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     log = tmp / "server.log"
-    serve = [BIN / "undersigned", "serve", "--host", "127.0.0.1", "--port", str(port)]
-    serve += ["--workers", str(args.workers), "--threads", str(args.server_threads)]
-    with log.open("wb") as log_file:
-        # A session of its own, so that stop() can reach the workers if the server hangs.
-        server = subprocess.Popen(
-            serve,
-            env=env,
-            cwd=tmp,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+    server = start_server(env, tmp, log, port, args.workers, args.server_threads)
     try:
-        wait_until_up(server, f"{base}/health", log)
         busy_before = machine_busy_share(1.0)
         load = Load(args, base, {"app": server.pid, "db": postmaster_pid(args.database)})
         ping = load.measure("get", "/ping")

@@ -169,6 +169,36 @@ def _clear_mail_and_caches():
     recent.clear()
 
 
+def in_threads(task, items: list, threads: int, together: bool = False) -> list:
+    """``task(item)`` for every item from ``threads`` threads at once, each with its own
+    database connection (``together``: they all start at the same moment, for races); the
+    results in the order of ``items``. Fails if any task raised or a thread hangs."""
+    from django.db import connection
+
+    results, errors = [None] * len(items), []
+    barrier = threading.Barrier(threads)
+
+    def run(offset: int) -> None:
+        try:
+            if together:
+                barrier.wait(timeout=10)
+            for i in range(offset, len(items), threads):
+                results[i] = task(items[i])
+        except Exception as exc:  # noqa: BLE001  reported below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    pool = [threading.Thread(target=run, args=(k,)) for k in range(threads)]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join(60)
+    assert not any(thread.is_alive() for thread in pool), "a thread is still running after 60 s"
+    assert not errors, errors
+    return results
+
+
 def subprocess_env() -> dict:
     """Environment for an ``undersigned`` subprocess that uses the test database."""
     import os

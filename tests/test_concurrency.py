@@ -11,7 +11,7 @@ import pytest
 from django.db import connection, transaction
 from django.test import Client
 
-from tests.conftest import drain, settle
+from tests.conftest import drain, in_threads, settle
 from undersigned.letters.models import Letter
 from undersigned.outbox.models import OutgoingEmail
 from undersigned.signatures import services
@@ -21,26 +21,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 THREADS = 20
 
 
-def run_at_once(target, count=THREADS):
-    barrier = threading.Barrier(count)
-    errors, results = [], [None] * count
-
-    def run(i):
-        try:
-            barrier.wait(timeout=10)
-            results[i] = target(i)
-        except Exception as exc:  # noqa: BLE001  reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(30)
-    assert not errors, errors
-    return results
+def run_at_once(target, count=THREADS) -> list:
+    """``target(i)`` for i in 0..count-1, each in its own thread, all released at once."""
+    return in_threads(target, list(range(count)), count, together=True)
 
 
 def test_twenty_signers_sign_and_confirm_at_once_and_the_count_is_exact(letter):

@@ -24,7 +24,14 @@ from datetime import timedelta
 import pytest
 from django.db import connection
 
-from tests.conftest import Inbox, confirmation_token, free_port, settle, subprocess_env
+from tests.conftest import (
+    Inbox,
+    confirmation_token,
+    free_port,
+    in_threads,
+    settle,
+    subprocess_env,
+)
 from undersigned.letters.models import Letter
 from undersigned.outbox import mail
 from undersigned.outbox.models import OutgoingEmail
@@ -184,30 +191,6 @@ def confirm_over_http(base: str, token: str) -> tuple[int, str]:
     status, page = http("GET", f"{base}/v/{token}")
     assert status == 200 and "<form" in page, page
     return http("POST", f"{base}/v/{token}", b"", "x-www-form-urlencoded")
-
-
-def in_threads(task, items: list, threads: int) -> list:
-    """``task(item)`` for every item from ``threads`` threads at once (each with its own
-    database connection); the results in the order of ``items``."""
-    results, errors = [None] * len(items), []
-
-    def run(offset: int) -> None:
-        try:
-            for i in range(offset, len(items), threads):
-                results[i] = task(items[i])
-        except Exception as exc:  # noqa: BLE001  reported below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    pool = [threading.Thread(target=run, args=(k,)) for k in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join(60)
-    assert not any(thread.is_alive() for thread in pool), "a thread is still running after 60 s"
-    assert not errors, errors
-    return results
 
 
 @contextmanager
