@@ -76,3 +76,33 @@ def test_reconcile_recomputes_the_verified_count(letter, capsys):
     letter.refresh_from_db()
     assert (letter.signature_count, letter.verified_count) == (3, 2)
     assert "0 -> 2 verified" in capsys.readouterr().out
+
+
+def test_confirming_journals_each_counted_signature_once_in_the_same_statement(letter):
+    """The journal row comes from the database's trigger: one per counted signature that
+    turns confirmed, marked verified when it is; none for a flagged one or a second click."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from undersigned.lib.tokens import token_hash
+    from undersigned.signatures import services
+
+    expires = timezone.now() + timedelta(days=1)
+    for i, (flag, domain) in enumerate([("", ""), ("", "example.org"), ("rate-client", "")]):
+        Signature.objects.create(
+            letter=letter,
+            email_hash=f"{i:064x}",
+            token_hash=token_hash(f"token-{i}").hex(),
+            token_expires_at=expires,
+            flag=flag,
+            verified_domain=domain,
+        )
+    for i in (0, 1, 2, 0):  # the last: a second click
+        assert services.confirm(f"token-{i}").is_confirmed
+    journal = sorted(CountDelta.objects.values_list("letter_id", "signatures", "verified"))
+    assert journal == [(letter.pk, 1, 0), (letter.pk, 1, 1)]
+    counting.apply_deltas()
+    letter.refresh_from_db()
+    assert (letter.signature_count, letter.verified_count) == (2, 1)
+    assert counting.reconcile() == []

@@ -48,19 +48,24 @@ class SignatureQuerySet(models.QuerySet):
         unique constraint settles two at once. Returns the row's (id, status)."""
         return rows.insert(Signature, values, _record_pending_tail())
 
-    def confirm_pending(self, token_hash: str) -> Signature | None:
+    def confirm_pending(self, token_hash: str) -> int | None:
         """Confirm the pending signature with ``token_hash`` if its link has not expired and
-        its letter still takes signatures: one statement. Returns the signature (its id,
-        letter, flag, invalidation and verified domain) or None when nothing changed."""
+        its letter still takes signatures, in one statement; a trigger (migration 0006)
+        appends the count journal's row in the same statement. Returns the signature's
+        letter id, or None when nothing changed."""
         now = timezone.now()
         adapt = connection.ops.adapt_datetimefield_value
         with connection.cursor() as cursor:
             cursor.execute(CONFIRM, [adapt(this_hour()), token_hash, adapt(now), adapt(now)])
+            if cursor.rowcount != 1:
+                return None
+            # A read, after the write: a write that returned rows would hold SQLite's write
+            # lock until they were fetched, outside the writers' queue (lib/sqlite3).
+            cursor.execute(
+                "SELECT letter_id FROM signatures_signature WHERE token_hash = %s", [token_hash]
+            )
             row = cursor.fetchone()
-        if row is None:
-            return None
-        names = ("id", "letter_id", "flag", "invalidation_id", "verified_domain")
-        return Signature(status=Signature.Status.CONFIRMED, **dict(zip(names, row, strict=True)))
+        return row[0] if row else None  # None: withdrawn in between
 
 
 # Confirming, in one statement (see ``confirm_pending``).
@@ -70,7 +75,6 @@ WHERE token_hash = %s AND status = 'pending' AND token_expires_at > %s
   AND letter_id IN (
     SELECT id FROM letters_letter WHERE status = 'open' AND (deadline IS NULL OR deadline > %s)
   )
-RETURNING id, letter_id, flag, invalidation_id, verified_domain
 """
 
 
