@@ -87,6 +87,22 @@ def test_database_urls_are_parsed():
         parse_database_url("postgres://h/", data)
 
 
+def test_postgresql_statements_are_prepared_unless_the_url_says_not_to():
+    data = Path("/data")
+    options = parse_database_url("postgres://h/db?sslmode=require", data)["OPTIONS"]
+    assert options == {"sslmode": "require", "server_side_binding": True, "prepare_threshold": 5}
+    pooled = parse_database_url("postgres://h/db?prepare_threshold=none", data)["OPTIONS"]
+    assert pooled["prepare_threshold"] is None
+    assert (
+        parse_database_url("postgres://h/db?prepare_threshold=0", data)["OPTIONS"][
+            "prepare_threshold"
+        ]
+        == 0
+    )
+    with pytest.raises(ConfigError, match="neither a whole number nor none"):
+        parse_database_url("postgres://h/db?prepare_threshold=-1", data)
+
+
 def test_email_urls_are_parsed():
     smtp = parse_email_url("smtp+tls://me:pw@mail.example:2525")
     assert (smtp["EMAIL_HOST"], smtp["EMAIL_PORT"], smtp["EMAIL_USE_TLS"]) == (

@@ -55,12 +55,17 @@ class SignatureQuerySet(models.QuerySet):
         letter id, or None when nothing changed."""
         now = timezone.now()
         adapt = connection.ops.adapt_datetimefield_value
+        params = [adapt(this_hour()), token_hash, adapt(now), adapt(now)]
         with connection.cursor() as cursor:
-            cursor.execute(CONFIRM, [adapt(this_hour()), token_hash, adapt(now), adapt(now)])
+            if connection.vendor == "postgresql":
+                cursor.execute(CONFIRM + " RETURNING letter_id", params)
+                row = cursor.fetchone()
+                return row[0] if row else None
+            cursor.execute(CONFIRM, params)
             if cursor.rowcount != 1:
                 return None
-            # A read, after the write: a write that returned rows would hold SQLite's write
-            # lock until they were fetched, outside the writers' queue (lib/sqlite3).
+            # On SQLite a read after the write: a write that returned rows would hold the
+            # write lock until they were fetched, outside the writers' queue (lib/sqlite3).
             cursor.execute(
                 "SELECT letter_id FROM signatures_signature WHERE token_hash = %s", [token_hash]
             )
