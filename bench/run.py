@@ -14,9 +14,9 @@ DATABASE_URL names), with the production server (``undersigned serve --workers 2
 3. count reads per second: GET /api/v1/letters/<slug>/count;
 4. letter page views per second: GET /l/<slug>/ with 50 signatories shown;
 5. 1-4 on a letter with 1,000,000 confirmed signatures (loaded in bulk) against the same on
-   a letter with 1,000, measured back to back after a /ping run (small, big, and for the
-   reads small again, compared with the mean of the two), so that other load on the machine
-   disturbs the comparison least. 1-4 are also measured once on the small letter before the
+   a letter with 1,000, measured back to back after a /ping run (small, big, small again,
+   compared with the mean of the two small runs), so that other load on the machine and
+   drift disturb the comparison least. 1-4 are also measured once on the small letter before the
    bulk load (in the details): whether a big *table* (not letter) slows anything down;
 6. mails delivered per second by one ``undersigned worker`` to a local SMTP server
    (bench/smtp_sink.py, aiosmtpd in its own process), from first to last mail received;
@@ -226,6 +226,7 @@ class Run:
             loads[BIG] = self.task("load", BIG, args.big, timeout=1200)
             self.make_tokens(SMALL, "b")
             self.make_tokens(BIG, "b")
+            self.make_tokens(SMALL, "c")
             figures = self.side_by_side()
         finally:
             stop(server)
@@ -283,13 +284,14 @@ class Run:
         for key in ("count", "page", "sign", "confirm"):
             print(f"Measuring {key} on both letters ...", file=sys.stderr, flush=True)
             ping = self.load.measure("get", "/ping")
+            # Small, big, small again: the two small runs' mean cancels a drift of the machine's
+            # speed over the three (10 s runs on this VM differ by up to a fifth).
             figures[key] = {
                 "ping": figure("GET /ping", ping, ping),
                 "small": self.measure(key, SMALL, ping, "b"),
                 "big": self.measure(key, BIG, ping, "b"),
+                "small_again": self.measure(key, SMALL, ping, "c"),
             }
-            if key in ("count", "page"):  # cheap to repeat: small, big, small cancels drift
-                figures[key]["small_again"] = self.measure(key, SMALL, ping, "b")
         return figures
 
     def measure(self, key: str, slug: str, ping: dict, label: str) -> dict:
@@ -954,7 +956,8 @@ def rows_of(report: dict) -> list[tuple[str, ...]]:
 
 
 def small_figure(trio: dict) -> dict:
-    """The small letter's figure; for the reads, measured twice, the mean of both runs."""
+    """The small letter's figure: measured twice (before and after the big one), the mean of
+    both runs."""
     runs = [trio[k] for k in ("small", "small_again") if k in trio]
     if len(runs) == 1:
         return runs[0]

@@ -1009,3 +1009,19 @@ def test_a_session_cookie_with_a_nul_is_ignored(letters, url):
         response = browser.get(url)
         check_status(response, url)
         assert response.status_code in (200, 302)
+
+
+@FEW
+@given(first=signing_fields, second=signing_fields)
+def test_a_signing_form_leaves_nothing_behind_for_the_next(first, second):
+    """Every form shares its class's field objects (forms.py): one form's data or errors must
+    never reach the next."""
+
+    def outcome(data):
+        form = SignatureForm(data)
+        return form.is_valid(), form.errors.get_json_data(), form.cleaned_data
+
+    alone = outcome(second)
+    outcome(first)
+    assert outcome(second) == alone
+    assert SignatureForm().fields["email"] is SignatureForm(first).fields["email"]

@@ -10,6 +10,10 @@ MULTILINE_CONTROL = {"\n", "\r", "\t"}
 
 
 def reject_control_characters(value: str, *, multiline: bool = False) -> None:
+    # Nearly all text: no control, format or surrogate character is printable, so a printable
+    # value without U+FFFD passes without a look at each character.
+    if value.isprintable() and "\ufffd" not in value:
+        return
     for char in value:
         if multiline and char in MULTILINE_CONTROL:
             continue
