@@ -1,7 +1,7 @@
-"""PostgreSQL sessions as the app uses them (lib/postgresql, lib/config): a persistent
-connection checked between requests without a round trip, replaced when the server ended it,
-and statements that run often prepared on it. SQLite has no server that could end a session,
-no statements to prepare on one, and Django's check of it costs nothing already."""
+"""PostgreSQL as the app uses it (lib/postgresql, lib/config, signatures migration 0007): a
+persistent connection checked between requests without a round trip, replaced when the server
+ended it; statements that run often prepared on it; confirming as an update in place. SQLite
+has no server that could end a session, no statements to prepare, no row versions."""
 
 from __future__ import annotations
 
@@ -11,12 +11,11 @@ import psycopg
 import pytest
 from django.db import connection, connections
 
-from tests.conftest import make_letter
+from tests.conftest import last_token, make_letter
 from undersigned.letters.models import Letter
+from undersigned.signatures import services
 
-pytestmark = pytest.mark.skipif(
-    connection.vendor != "postgresql", reason="a check of PostgreSQL sessions"
-)
+pytestmark = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL only")
 
 
 def _next_request():
@@ -66,3 +65,24 @@ def test_a_statement_that_runs_often_is_prepared_on_the_connection():
         cursor.execute("SELECT statement FROM pg_prepared_statements")
         prepared = [row[0] for row in cursor.fetchall()]
     assert any('FROM "letters_letter"' in sql and "slug" in sql for sql in prepared), prepared
+
+
+def _updates() -> tuple[int, int]:
+    """Rows of signatures updated in this transaction: (all, in place)."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_stat_get_xact_tuples_updated(%s::regclass), "
+            "pg_stat_get_xact_tuples_hot_updated(%s::regclass)",
+            ["signatures_signature"] * 2,
+        )
+        return cursor.fetchone()
+
+
+@pytest.mark.django_db
+def test_confirming_updates_the_row_in_place_without_touching_an_index(client, letter):
+    client.post(f"/l/{letter.slug}/", {"name": "Ada", "email": "ada@example.org"})
+    token = last_token()  # records the intake
+    before = _updates()
+    services.confirm(token)
+    updated, in_place = (now - then for now, then in zip(_updates(), before, strict=True))
+    assert (updated, in_place) == (1, 1)

@@ -403,8 +403,11 @@ def test_purge_deletes_expired_pending_signatures(client, letter, settings):
     assert purge()["expired pending signatures"] == 0
     later = timezone.now() + timedelta(hours=settings.CONFIRMATION_TTL_HOURS + 2)
     with time_machine.travel(later):
-        assert purge()["expired pending signatures"] == 1
-    assert list(Signature.objects.values_list("status", flat=True)) == ["confirmed"]
+        done = purge()
+    assert (done["expired pending signatures"], done["spent link times cleared"]) == (1, 1)
+    assert list(Signature.objects.values_list("status", "token_expires_at")) == [
+        ("confirmed", None)
+    ]
 
 
 @pytest.mark.django_db

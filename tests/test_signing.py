@@ -239,6 +239,11 @@ def test_a_page_of_signatories_walks_an_index_in_order_and_sorts_nothing(letter,
     assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
 
 
+def test_the_purge_finds_expired_links_through_the_expiry_index(letter):
+    plan = _plan(Signature.objects.expired())
+    assert "signature_expiry" in plan, plan
+
+
 def test_each_signer_gets_their_own_links_though_the_mail_is_rendered_once(client, letter):
     sign(client, letter, email="one@example.org")
     first = last_token()

@@ -19,6 +19,13 @@ def purge(now=None) -> dict[str, int]:
     now = now or timezone.now()
     done = {}
     done["expired pending signatures"] = _deleted(Signature.objects.expired(now))
+    # A confirmed signature's link no longer expires; its time would only keep the expiry
+    # index (models.py) growing with every signature ever confirmed.
+    done["spent link times cleared"] = (
+        Signature.objects.confirmed()
+        .filter(token_expires_at__lte=now)
+        .update(token_expires_at=None)
+    )
     done["expired member links"] = _deleted(MemberPass.objects.filter(expires_at__lte=now))
     # Sent mail is scrubbed when sent; the bare status rows go after a week.
     done["old mail records"] = _deleted(
