@@ -79,9 +79,10 @@ def parse_database_url(url: str, data_dir: Path) -> dict:
         query = {k: v[-1] for k, v in parse_qs(parts.query).items()}
         host = unquote(parts.hostname or "") or query.pop("host", "")
         # Parameters travel apart from the statement, and a statement run five times on a
-        # connection is prepared there: planned once, not on every request (a third of
-        # confirming's time in the database). A pooler that cannot keep prepared statements
-        # (PgBouncer in transaction mode before 1.21) needs ?prepare_threshold=none.
+        # connection is prepared there: planned once, not on every request (planning was
+        # more than half of confirming's time in the database). A pooler that cannot keep
+        # prepared statements (PgBouncer in transaction mode before 1.21) needs
+        # ?prepare_threshold=none.
         threshold = query.pop("prepare_threshold", "5").strip().lower()
         if threshold not in {"none", ""} and not threshold.isdigit():
             raise ConfigError(
