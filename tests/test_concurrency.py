@@ -103,6 +103,32 @@ def test_threads_of_one_process_take_turns_at_writing_without_sqlite_polling(let
     assert CountDelta.objects.filter(letter=letter).count() == 40
 
 
+def test_a_write_that_returns_rows_is_committed_before_its_turn_ends(letter):
+    """SQLite commits a write with RETURNING only once its rows have been read: the queue
+    reads them within the writer's turn, so a thread that looks at them later holds no lock
+    (with busy timeout 0, the others would fail with "database is locked")."""
+
+    def write(i):
+        if connection.vendor == "sqlite":
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA busy_timeout = 0")
+        rows = []
+        for _ in range(5):
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "INSERT INTO signatures_countdelta (letter_id, signatures, verified) "
+                    "VALUES (%s, 1, 0) RETURNING id",
+                    [letter.pk],
+                )
+                threading.Event().wait(0.002)  # the others write meanwhile
+                rows.append(cursor.fetchone())
+                assert cursor.fetchone() is None
+        return len({row[0] for row in rows})
+
+    assert run_at_once(write, 8) == [5] * 8
+    assert CountDelta.objects.filter(letter=letter).count() == 40
+
+
 HOLD_WRITE = """
 import os, time
 from django.db import transaction

@@ -57,20 +57,9 @@ class SignatureQuerySet(models.QuerySet):
         adapt = connection.ops.adapt_datetimefield_value
         params = [adapt(this_hour()), token_hash, adapt(now), adapt(now)]
         with connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
-                cursor.execute(CONFIRM + " RETURNING letter_id", params)
-                row = cursor.fetchone()
-                return row[0] if row else None
             cursor.execute(CONFIRM, params)
-            if cursor.rowcount != 1:
-                return None
-            # On SQLite a read after the write: a write that returned rows would hold the
-            # write lock until they were fetched, outside the writers' queue (lib/sqlite3).
-            cursor.execute(
-                "SELECT letter_id FROM signatures_signature WHERE token_hash = %s", [token_hash]
-            )
             row = cursor.fetchone()
-        return row[0] if row else None  # None: withdrawn in between
+        return row[0] if row else None
 
 
 # Confirming, in one statement (see ``confirm_pending``).
@@ -80,6 +69,7 @@ WHERE token_hash = %s AND status = 'pending' AND token_expires_at > %s
   AND letter_id IN (
     SELECT id FROM letters_letter WHERE status = 'open' AND (deadline IS NULL OR deadline > %s)
   )
+RETURNING letter_id
 """
 
 

@@ -20,6 +20,8 @@ import fcntl
 import os
 import threading
 import time
+from collections.abc import Iterator
+from itertools import islice
 
 from django.db.backends.sqlite3 import base
 
@@ -75,11 +77,14 @@ _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
 class _Cursor(base.SQLiteCursorWrapper):
     """Django's cursor; a write outside any transaction (SQLite then wraps the statement in
-    one of its own) takes its turn in the queue too."""
+    one of its own) takes its turn in the queue too. Rows it returns (``RETURNING``) are read
+    before the turn ends: SQLite commits such a write only once they all have been read."""
 
     wrapper: DatabaseWrapper
+    _returned: Iterator[tuple] | None = None
 
     def execute(self, query, params=None):
+        self._returned = None
         wrapper = self.wrapper
         if (
             wrapper.in_atomic_block
@@ -90,10 +95,33 @@ class _Cursor(base.SQLiteCursorWrapper):
         queue = _queue_for(str(wrapper.settings_dict["NAME"]))
         queued = queue.acquire()
         try:
-            return super().execute(query, params)
+            super().execute(query, params)
+            if self.description is not None:
+                self._returned = iter(super().fetchall())
+            return self
         finally:
             if queued:
                 queue.release()
+
+    def fetchone(self):
+        if self._returned is None:
+            return super().fetchone()
+        return next(self._returned, None)
+
+    def fetchmany(self, size=None):
+        if self._returned is None:
+            return super().fetchmany(self.arraysize if size is None else size)
+        return list(islice(self._returned, self.arraysize if size is None else size))
+
+    def fetchall(self):
+        if self._returned is None:
+            return super().fetchall()
+        return list(self._returned)
+
+    def __next__(self):
+        if self._returned is None:
+            return super().__next__()
+        return next(self._returned)
 
 
 class DatabaseWrapper(base.DatabaseWrapper):
