@@ -26,7 +26,8 @@ DATABASE_URL names), with the production server (``undersigned serve --workers 2
    (and, in another process, the letter row); p50/p99 of time counted minus time confirmed.
 
 Each of 1-5 is also given as a ratio to GET /ping (a view that touches no database: the
-ceiling for a Django view on this machine), measured by the same server just before, and as
+ceiling for a Django view on this machine), measured by the same server just before (and, for
+5, before and after the three runs, as one), and as
 the same ratio of CPU time per answer (app server plus PostgreSQL), which the other load on
 a shared machine disturbs less. No worker runs during 1-5 (mail waits in the outbox,
 confirmations in the count journal).
@@ -86,6 +87,7 @@ from bench.common import (  # noqa: E402  (after the path is set)
     manage,
     postmaster_pid,
     process_tree_cpu,
+    rate,
     shell_json,
     start,
     start_server,
@@ -283,15 +285,20 @@ class Run:
         figures = {}
         for key in ("count", "page", "sign", "confirm"):
             print(f"Measuring {key} on both letters ...", file=sys.stderr, flush=True)
-            ping = self.load.measure("get", "/ping")
+            before = self.load.measure("get", "/ping")
             # Small, big, small again: the two small runs' mean cancels a drift of the machine's
             # speed over the three (10 s runs on this VM differ by up to a fifth).
-            figures[key] = {
-                "ping": figure("GET /ping", ping, ping),
-                "small": self.measure(key, SMALL, ping, "b"),
-                "big": self.measure(key, BIG, ping, "b"),
-                "small_again": self.measure(key, SMALL, ping, "c"),
+            trio = {
+                "small": self.measure(key, SMALL, before, "b"),
+                "big": self.measure(key, BIG, before, "b"),
+                "small_again": self.measure(key, SMALL, before, "c"),
             }
+            # And /ping before and after them: one /ping run alone moved by a third within a
+            # run (after the bulk load or a signing run more than elsewhere).
+            ping = merged(before, self.load.measure("get", "/ping"))
+            for f in trio.values():
+                f["ratio_to_baseline"] = f["per_second"] / rate(ping, "200")
+            figures[key] = {"ping": figure("GET /ping, before and after", ping, ping), **trio}
         return figures
 
     def measure(self, key: str, slug: str, ping: dict, label: str) -> dict:
@@ -563,6 +570,27 @@ class Run:
             stop(process)
         if out.exists():
             self.profiles[name] = summarize_profile(out)
+
+
+def merged(first: dict, second: dict) -> dict:
+    """Two wrk runs of one request as one: counts and CPU time added up; of the latencies,
+    the mean p50 and the worse p90, p99 and max."""
+    latency = {"p50": (first["latency_us"]["p50"] + second["latency_us"]["p50"]) / 2}
+    latency |= {
+        k: max(first["latency_us"][k], second["latency_us"][k]) for k in ("p90", "p99", "max")
+    }
+    added = {
+        key: {k: first[key].get(k, 0) + second[key].get(k, 0) for k in first[key] | second[key]}
+        for key in ("statuses", "errors", "cpu_seconds")
+    }
+    return {
+        **first,
+        **added,
+        "duration_us": first["duration_us"] + second["duration_us"],
+        "requests": first["requests"] + second["requests"],
+        "latency_us": latency,
+        "other_busy_share": max(first["other_busy_share"], second["other_busy_share"]),
+    }
 
 
 def own_cpu() -> float:
@@ -896,7 +924,7 @@ def rows_of(report: dict) -> list[tuple[str, ...]]:
     big_name = f"{big_rows:,}" + (" (--quick)" if report["setup"]["quick"] else "")
     pings = [figures[key]["ping"]["per_second"] for key in figures]
     rows = [
-        ("0", "GET /ping, the trivial view (median of the runs before each figure)")
+        ("0", "GET /ping, the trivial view (median of the runs around each figure)")
         + (f"{statistics.median(pings):,.0f} /s", "1.00", "1.00", "–", "–"),
     ]
     for number, key in enumerate(("sign", "confirm", "count", "page"), start=1):
