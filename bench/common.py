@@ -233,11 +233,11 @@ class Load:
         if self.args.warmup:
             self.wrk(mode, path, self.args.warmup, script, extra)
 
-    def run(self, mode: str, path: str, script: Path = SIGN_LUA, extra=()) -> dict:
+    def run(self, mode: str, path: str, script: Path = SIGN_LUA, extra=(), seconds=None) -> dict:
         trees = {name: process_tree_cpu(pid) for name, pid in self.watched.items()}
         total_before, idle_before = machine_cpu()
         wrk_before = children_cpu()
-        result = self.wrk(mode, path, self.args.seconds, script, extra)
+        result = self.wrk(mode, path, seconds or self.args.seconds, script, extra)
         wrk_cpu = children_cpu() - wrk_before
         total, idle = machine_cpu()
         total, idle = total - total_before, idle - idle_before

@@ -14,10 +14,8 @@ DATABASE_URL names), with the production server (``undersigned serve --workers 2
 3. count reads per second: GET /api/v1/letters/<slug>/count;
 4. letter page views per second: GET /l/<slug>/ with 50 signatories shown;
 5. 1-4 on a letter with 1,000,000 confirmed signatures (loaded in bulk) against the same on
-   a letter with 1,000, measured back to back after a /ping run (small, big, small again,
-   compared with the mean of the two small runs), so that other load on the machine and
-   drift disturb the comparison least. 1-4 are also measured once on the small letter before the
-   bulk load (in the details): whether a big *table* (not letter) slows anything down;
+   a letter with 1,000. 1-4 are also measured once on the small letter before the bulk load
+   (in the details): whether a big *table* (not letter) slows anything down;
 6. mails delivered per second by one ``undersigned worker`` to a local SMTP server
    (bench/smtp_sink.py, aiosmtpd in its own process), from first to last mail received;
 7. ``undersigned letter export <1M letter> --format csv``: wall time and peak memory (RSS);
@@ -26,17 +24,22 @@ DATABASE_URL names), with the production server (``undersigned serve --workers 2
    (and, in another process, the letter row); p50/p99 of time counted minus time confirmed.
 
 Each of 1-5 is also given as a ratio to GET /ping (a view that touches no database: the
-ceiling for a Django view on this machine), measured by the same server just before (and, for
-5, before and after the three runs, as one), and as
-the same ratio of CPU time per answer (app server plus PostgreSQL), which the other load on
-a shared machine disturbs less. No worker runs during 1-5 (mail waits in the outbox,
-confirmations in the count journal).
+ceiling for a Django view on this machine), measured by the same server, and as the same ratio
+of CPU time per answer (app server plus PostgreSQL), which the other load on a shared machine
+disturbs less. For the table, /ping, the small letter and the big one are measured in short
+slices, interleaved (ping, small, big, then big, small, ping, ... six rounds of 2 s each), and
+each ratio is the ratio of their sums: a 10 s run of one request on this VM moves by up to a
+fifth from one run to the next, and slices side by side see the same machine. The table
+gives each ratio's spread over the rounds too. No worker runs during 1-5 (mail waits in the
+outbox, confirmations in the count journal).
 
-``--quick`` measures 5 s instead of 10, loads 100,000 signatures instead of 1,000,000 (and
-says so in the table), queues 2,000 mails instead of 5,000 and paces 10 s instead of 20.
+``--quick`` measures 5 s instead of 10 (four rounds of 1 s slices instead of six of 2 s),
+loads 100,000 signatures instead of 1,000,000 (and says so in the table), queues 2,000 mails
+instead of 5,000 and paces 10 s instead of 20.
 ``--py-spy PATH`` records a profile (py-spy, outside the project's venv) of the server during
-1 and 2 and of the worker during 6 and 8, and of the export (7); the profiler costs CPU, so
-such a run's figures are not for the table (they go to run-<database>-profiled.json).
+1 and 2 (the runs before the bulk load), of the worker during 6 and 8, and of the export (7);
+the profiler costs CPU, so such a run's figures are not for the table (they go to
+run-<database>-profiled.json).
 
 Prints the machine, a markdown table for BENCHMARKS.md and details; writes everything as
 JSON to bench/results/run-<database>.json (run-<database>-quick.json with --quick).
@@ -72,6 +75,7 @@ from bench.common import (  # noqa: E402  (after the path is set)
     BUSY_WARNING,
     RESULTS,
     ROOT,
+    SIGN_LUA,
     BenchError,
     Load,
     check_database,
@@ -101,6 +105,7 @@ DBTASKS = BENCH / "dbtasks.py"
 SMALL, BIG, LIVE = "thousand", "million", "live"
 SMALL_ROWS = 1000
 MAX_CONFIRM_RATE = 4000  # tokens made per measured second; more than this machine confirms
+KINDS = ("ping", "small", "big")  # what the interleaved slices measure, in a round's order
 SETTLE_SECONDS = 15
 LETTER_BODY = """We, the undersigned, ask the board to cancel the contract.
 
@@ -140,6 +145,8 @@ def main() -> int:
     parser.add_argument("--database", choices=["sqlite", "postgres"], default="sqlite")
     parser.add_argument("--seconds", type=int, help="length of each measured wrk run (10)")
     parser.add_argument("--warmup", type=int, help="length of each warm-up run (2)")
+    parser.add_argument("--rounds", type=int, help="interleaved rounds for the table (6)")
+    parser.add_argument("--slice", type=int, help="length of each slice of a round (2)")
     parser.add_argument("--quick", action="store_true", help="about 3 minutes; see the top")
     parser.add_argument("--big", type=int, help="signatures on the big letter (1,000,000)")
     parser.add_argument("--mails", type=int, help="mails queued for the worker (5,000)")
@@ -154,11 +161,15 @@ def main() -> int:
     quick = args.quick
     args.seconds = args.seconds or (5 if quick else 10)
     args.warmup = args.warmup if args.warmup is not None else (1 if quick else 2)
+    args.rounds = args.rounds or (4 if quick else 6)
+    args.slice = args.slice or (1 if quick else 2)
     args.big = args.big or (100_000 if quick else 1_000_000)
     args.mails = args.mails or (2000 if quick else 5000)
     args.latency_seconds = args.latency_seconds or (10 if quick else 20)
     if not 1 <= args.seconds <= 120 or not 0 <= args.warmup <= 30:
         parser.error("--seconds must be 1-120 and --warmup 0-30")
+    if not 2 <= args.rounds <= 20 or args.rounds % 2 or not 1 <= args.slice <= 30:
+        parser.error("--rounds must be even, 2-20, and --slice 1-30")
     if not SMALL_ROWS < args.big <= 5_000_000 or not 100 <= args.mails <= 50_000:
         parser.error("--big must be 1,001-5,000,000 and --mails 100-50,000")
     if not 5 <= args.latency_seconds <= 120 or not 10 <= args.latency_rate <= 2000:
@@ -214,7 +225,7 @@ class Run:
                 "--publish",
             )  # fmt: skip
         loads = {SMALL: self.task("load", SMALL, SMALL_ROWS)}
-        self.make_tokens(SMALL, "a")
+        self.tokens = self.make_tokens(SMALL, "a", {"warm": args.warmup, "run": args.seconds})
         database = database_info(self.env)
         busy_before = machine_busy_share(1.0)
         port = free_port()
@@ -226,9 +237,6 @@ class Run:
             before_load = self.before_load()
             print(f"Loading {args.big:,} signatures ...", file=sys.stderr, flush=True)
             loads[BIG] = self.task("load", BIG, args.big, timeout=1200)
-            self.make_tokens(SMALL, "b")
-            self.make_tokens(BIG, "b")
-            self.make_tokens(SMALL, "c")
             figures = self.side_by_side()
         finally:
             stop(server)
@@ -247,6 +255,7 @@ class Run:
                 f"--threads {args.server_threads} (Granian, WSGI)",
                 "load": f"wrk -t{args.threads} -c{args.connections} -d{args.seconds}s "
                 f"after a {args.warmup}s warm-up, on 127.0.0.1",
+                "slices": f"{args.rounds} interleaved rounds of {args.slice} s slices",
                 "profiled": bool(args.py_spy),
                 "bulk_loads": loads,
                 "server_log": str(self.log.relative_to(ROOT)),
@@ -260,12 +269,19 @@ class Run:
             "problems": self.problems,
         }
 
-    def make_tokens(self, slug: str, label: str) -> None:
-        """Pending signatures with known tokens: one set for the warm-up, one for the run."""
-        for kind, seconds in (("warm", self.args.warmup), ("run", self.args.seconds)):
-            n = MAX_CONFIRM_RATE * max(seconds, 1)
-            path = self.tmp / f"{slug}-{label}-{kind}.txt"
-            self.task("pending", slug, n, path, f"p{label}{kind[0]}")
+    def make_tokens(self, slug: str, label: str, runs: dict[str, int]) -> dict[str, Path]:
+        """Pending signatures with known tokens, a file for each run (name: seconds); made in
+        one go and split, as confirm.lua reads each file from its start."""
+        sizes = {run: MAX_CONFIRM_RATE * max(seconds, 1) for run, seconds in runs.items()}
+        path = self.tmp / f"{slug}-{label}.txt"
+        self.task("pending", slug, sum(sizes.values()), path, f"p{label}")
+        lines = path.read_text().splitlines(keepends=True)
+        files = {}
+        for run, n in sizes.items():
+            files[run] = self.tmp / f"{slug}-{label}-{run}.txt"
+            files[run].write_text("".join(lines[:n]))
+            del lines[:n]
+        return files
 
     # --- 1-5 ----------------------------------------------------------------------------
 
@@ -276,47 +292,90 @@ class Run:
         ping = self.load.measure("get", "/ping")
         figures = {"ping": figure("GET /ping", ping, ping)}
         for key in ("count", "page", "sign", "confirm"):
-            figures[key] = self.measure(key, SMALL, ping, "a")
+            figures[key] = self.measure(key, SMALL, ping)
         return figures
 
     def side_by_side(self) -> dict:
-        """For each figure: /ping, then the small letter, then the big one, back to back, so
-        that a machine whose other load changes meanwhile disturbs the comparison least."""
+        """For each figure: /ping, the small letter and the big one in short slices, side by
+        side (ping, small, big; big, small, ping; ...), each kind's slices summed: whatever
+        else the machine does meanwhile falls on all three alike."""
+        args = self.args
+        letters = {"small": SMALL, "big": BIG}
         figures = {}
         for key in ("count", "page", "sign", "confirm"):
             print(f"Measuring {key} on both letters ...", file=sys.stderr, flush=True)
-            before = self.load.measure("get", "/ping")
-            # Small, big, small again: the two small runs' mean cancels a drift of the machine's
-            # speed over the three (10 s runs on this VM differ by up to a fifth).
-            trio = {
-                "small": self.measure(key, SMALL, before, "b"),
-                "big": self.measure(key, BIG, before, "b"),
-                "small_again": self.measure(key, SMALL, before, "c"),
-            }
-            # And /ping before and after them: one /ping run alone moved by a third within a
-            # run (after the bulk load or a signing run more than elsewhere).
-            ping = merged(before, self.load.measure("get", "/ping"))
-            for f in trio.values():
-                f["ratio_to_baseline"] = f["per_second"] / rate(ping, "200")
-            figures[key] = {"ping": figure("GET /ping, before and after", ping, ping), **trio}
+            paths = {"ping": "/ping"} | {k: self.path(key, slug) for k, slug in letters.items()}
+            mode = {"sign": "sign", "confirm": "confirm"}.get(key, "get")
+            tokens = {}
+            if key == "confirm":
+                runs = {"warm": args.warmup} | {str(r): args.slice for r in range(args.rounds)}
+                tokens = {k: self.make_tokens(slug, "b", runs) for k, slug in letters.items()}
+            for kind in KINDS:
+                if args.warmup:
+                    extra = (tokens[kind]["warm"], args.threads) if kind in tokens else ()
+                    self.load.wrk(self.mode(kind, mode), paths[kind], args.warmup, *script(extra))
+            column = {"sign": "taken", "confirm": "confirmed"}.get(key)
+            before = {k: self.settled(slug, column) for k, slug in letters.items() if column}
+            slices: dict[str, list[dict]] = {kind: [] for kind in KINDS}
+            for r in range(args.rounds):
+                for kind in KINDS if r % 2 == 0 else KINDS[::-1]:
+                    extra = (tokens[kind][str(r)], args.threads) if kind in tokens else ()
+                    result = self.load.run(
+                        self.mode(kind, mode), paths[kind], *script(extra), seconds=args.slice
+                    )
+                    if result["statuses"].get("exhausted"):
+                        self.problems.append(f"confirm on the {kind} letter: tokens ran out")
+                    slices[kind].append(result)
+            ping = merged(slices["ping"])
+            figures[key] = {"ping": figure("GET /ping, in the same rounds", ping, ping)}
+            status = "202" if key == "sign" else "200"
+            for kind, slug in letters.items():
+                f = figure(NAMES[key], merged(slices[kind]), ping, status=status)
+                f["round_ratios"] = [
+                    rate(mine, status) / rate(theirs, "200")
+                    for mine, theirs in zip(slices[kind], slices["ping"], strict=True)
+                ]
+                if column:
+                    after = self.settled(slug, column)[column]
+                    answered = f["responses"].get(status, 0)
+                    # Each slice's wrk may leave up to one request per connection unanswered.
+                    slack = args.connections * args.rounds
+                    f["check"] = self.check(
+                        key, slug, answered, after - before[kind][column], slack
+                    )
+                figures[key][kind] = f
+            figures[key]["big"]["round_flatness"] = [
+                rate(big, status) / rate(small, status)
+                for big, small in zip(slices["big"], slices["small"], strict=True)
+            ]
         return figures
 
-    def measure(self, key: str, slug: str, ping: dict, label: str) -> dict:
-        load = self.load
+    @staticmethod
+    def mode(kind: str, mode: str) -> str:
+        return "get" if kind == "ping" else mode
+
+    def path(self, key: str, slug: str) -> str:
         if key == "count":
-            result = load.measure("get", f"/api/v1/letters/{slug}/count")
-            return figure(NAMES[key], result, ping)
+            return f"/api/v1/letters/{slug}/count"
         if key == "page":
             shown = self.signatories_shown(slug)
             if shown != 50:
                 self.problems.append(f"/l/{slug}/ shows {shown} signatories, not 50")
-            result = load.measure("get", f"/l/{slug}/")
-            return {**figure(NAMES[key], result, ping), "signatories_shown": shown}
+            return f"/l/{slug}/"
         if key == "sign":
-            signing = f"/api/v1/letters/{slug}/signatures"
+            return f"/api/v1/letters/{slug}/signatures"
+        return "/"
+
+    def measure(self, key: str, slug: str, ping: dict) -> dict:
+        """One figure in one run (with py-spy, when asked, for signing and confirming)."""
+        load = self.load
+        if key in ("count", "page"):
+            return figure(NAMES[key], load.measure("get", self.path(key, slug)), ping)
+        if key == "sign":
+            signing = self.path(key, slug)
             load.warm_up("sign", signing)
             before = self.settled(slug, "taken")
-            name = f"server-sign-{slug}-{label}"
+            name = f"server-sign-{slug}"
             result = self.profiled(name, self.server_pid, "sign", signing)
             after = self.settled(slug, "taken")
             accepted = result["statuses"].get("202", 0)
@@ -324,12 +383,11 @@ class Run:
             return {**figure(NAMES[key], result, ping, status="202"), "check": check}
         threads = self.args.threads
         if self.args.warmup:
-            warm = (self.tmp / f"{slug}-{label}-warm.txt", threads)
-            load.wrk("confirm", "/", self.args.warmup, CONFIRM_LUA, warm)
+            load.wrk("confirm", "/", self.args.warmup, CONFIRM_LUA, (self.tokens["warm"], threads))
         before = self.settled(slug, "confirmed")
-        run = (self.tmp / f"{slug}-{label}-run.txt", threads)
+        run = (self.tokens["run"], threads)
         result = self.profiled(
-            f"server-confirm-{slug}-{label}", self.server_pid, "confirm", "/", CONFIRM_LUA, run
+            f"server-confirm-{slug}", self.server_pid, "confirm", "/", CONFIRM_LUA, run
         )
         after = self.settled(slug, "confirmed")
         confirmed = result["statuses"].get("200", 0)
@@ -365,10 +423,10 @@ class Run:
             rows = again
         raise BenchError(f"{key} signatures on {slug!r} still changed {SETTLE_SECONDS} s later")
 
-    def check(self, what: str, slug: str, answered: int, rows: int) -> dict:
+    def check(self, what: str, slug: str, answered: int, rows: int, slack: int = 0) -> dict:
         # wrk drops the answers still in flight when its time is up, but the server finishes
         # those requests: up to one per connection can change a row that no answer counted.
-        agree = 0 <= rows - answered <= self.args.connections
+        agree = 0 <= rows - answered <= (slack or self.args.connections)
         if not agree:
             self.problems.append(
                 f"{what} on {slug!r}: {answered} answers but {rows} rows changed in the database"
@@ -572,25 +630,28 @@ class Run:
             self.profiles[name] = summarize_profile(out)
 
 
-def merged(first: dict, second: dict) -> dict:
-    """Two wrk runs of one request as one: counts and CPU time added up; of the latencies,
-    the mean p50 and the worse p90, p99 and max."""
-    latency = {"p50": (first["latency_us"]["p50"] + second["latency_us"]["p50"]) / 2}
-    latency |= {
-        k: max(first["latency_us"][k], second["latency_us"][k]) for k in ("p90", "p99", "max")
-    }
+def merged(runs: list[dict]) -> dict:
+    """wrk runs of one request as one: counts, durations and CPU time added up; of the
+    latencies, the mean p50 and the worst p90, p99 and max."""
+    latencies = [run["latency_us"] for run in runs]
+    latency = {"p50": statistics.mean(lat["p50"] for lat in latencies)}
+    latency |= {k: max(lat[k] for lat in latencies) for k in ("p90", "p99", "max")}
     added = {
-        key: {k: first[key].get(k, 0) + second[key].get(k, 0) for k in first[key] | second[key]}
+        key: {k: sum(run[key].get(k, 0) for run in runs) for k in {k for r in runs for k in r[key]}}
         for key in ("statuses", "errors", "cpu_seconds")
     }
     return {
-        **first,
         **added,
-        "duration_us": first["duration_us"] + second["duration_us"],
-        "requests": first["requests"] + second["requests"],
+        "duration_us": sum(run["duration_us"] for run in runs),
+        "requests": sum(run["requests"] for run in runs),
         "latency_us": latency,
-        "other_busy_share": max(first["other_busy_share"], second["other_busy_share"]),
+        "other_busy_share": max(run["other_busy_share"] for run in runs),
     }
+
+
+def script(extra: tuple) -> tuple:
+    """wrk's script and its arguments: confirm.lua with a token file, or sign.lua."""
+    return (CONFIRM_LUA, extra) if extra else (SIGN_LUA, ())
 
 
 def own_cpu() -> float:
@@ -924,22 +985,23 @@ def rows_of(report: dict) -> list[tuple[str, ...]]:
     big_name = f"{big_rows:,}" + (" (--quick)" if report["setup"]["quick"] else "")
     pings = [figures[key]["ping"]["per_second"] for key in figures]
     rows = [
-        ("0", "GET /ping, the trivial view (median of the runs around each figure)")
+        ("0", "GET /ping, the trivial view (median of the figures' /ping)")
         + (f"{statistics.median(pings):,.0f} /s", "1.00", "1.00", "–", "–"),
     ]
     for number, key in enumerate(("sign", "confirm", "count", "page"), start=1):
         f, ping = small_figure(figures[key]), figures[key]["ping"]
         ok = f["ratio_to_baseline"] >= TARGETS[key]
+        ratio = f"{f['ratio_to_baseline']:.3f}" + span(f.get("round_ratios"))
         rows.append(
             (str(number), f"{NAMES[key]}, letter with 1,000", per_s(f))
-            + (f"{f['ratio_to_baseline']:.3f}", cpu_ratio(f, ping), f"≥ {TARGETS[key]:.2f}")
-            + (verdict(ok),)
+            + (ratio, cpu_ratio(f, ping), f"≥ {TARGETS[key]:.2f}", verdict(ok))
         )
     for key in ("sign", "confirm", "count", "page"):
         f, ping = figures[key]["big"], figures[key]["ping"]
         flat = flatness(figures[key])
+        value = f"{per_s(f)} ({flat:.2f}{span(f.get('round_flatness'))} × 1,000)"
         rows.append(
-            ("5", f"{NAMES[key]}, letter with {big_name}", f"{per_s(f)} ({flat:.2f} × 1,000)")
+            ("5", f"{NAMES[key]}, letter with {big_name}", value)
             + (f"{f['ratio_to_baseline']:.3f}", cpu_ratio(f, ping), f"≥ {FLAT} × 1,000")
             + (verdict(flat >= FLAT),)
         )
@@ -1011,6 +1073,11 @@ def flatness(trio: dict) -> float:
     smalls = [trio[k]["per_second"] for k in ("small", "small_again") if k in trio]
     small = statistics.mean(smalls)
     return trio["big"]["per_second"] / small if small else 0.0
+
+
+def span(values: list[float] | None) -> str:
+    """The lowest and highest of a figure's per-round values, for the table."""
+    return f" ({min(values):.2f}–{max(values):.2f})" if values else ""
 
 
 def latency_value(counted: dict, confirmed: int) -> str:
