@@ -3,6 +3,7 @@ invalidation with dry run and undo, the audit log, the trending report and its a
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import timedelta
 
 import pytest
@@ -88,6 +89,55 @@ def test_blocked_domains_and_patterns_are_never_counted(letter):
     drain()
     assert Letter.objects.get().signature_count == 1
     assert Signature.objects.filter(flag="blocked").count() == 2
+
+
+def test_block_patterns_are_shell_wildcards_matched_whole_and_nothing_more():
+    patterns = ["*+bulk*@example.org", "  BOT?@example.net ", "", "a.b@example.com"]
+    patterns += ["[jk]oe@example.com", "*@*.evil.example", "*crawler*"]
+    blocking = policy(blocked_patterns="\n".join(patterns))
+    blocked = ["ann+bulk7@example.org", "+bulk@example.org", "bot1@example.net", "a.b@example.com"]
+    blocked += ["joe@example.com", "koe@example.com", "x@mx.evil.example", "my-crawler@a.example"]
+    spared = ["ann@example.org", "ann+bulk7@example.org.evil", "bot12@example.net"]
+    spared += ["axb@example.com", "xa.b@example.com", "bot@example.net"]  # '.' is no wildcard
+    spared += ["loe@example.com", "x@evil.example", "crawl@a.example"]
+    assert [a for a in blocked + spared if blocking.address_blocked(a)] == blocked
+
+
+def test_changed_lists_apply_to_the_next_signature():
+    # The lists are parsed once per text: a change must not leave the old parse in use.
+    assert not Policy.current().address_blocked("x@spam.example")
+    policy(blocked_domains="spam.example, junk.example", blocked_patterns="*@bad.example")
+    current = Policy.current()
+    assert current.address_blocked("x@junk.example") and current.address_blocked("y@bad.example")
+    policy(blocked_domains="other.example", blocked_patterns="")
+    current = Policy.current()
+    assert not current.address_blocked("x@junk.example")
+    assert not current.address_blocked("y@bad.example")
+    assert current.address_blocked("x@other.example")
+
+
+def test_the_admin_refuses_a_network_that_is_not_one(admin_client):
+    form = {
+        "pause_message": "Paused.",
+        **dict.fromkeys(["burst_per_client", "sustained_per_client"], 10),
+        **dict.fromkeys(["burst_per_domain", "sustained_per_domain"], 300),
+        "allowed_domains": "gmail.com",
+        "allowed_networks": "192.0.2.0/24, 10.0.0.300/8",
+        "blocked_domains": "",
+        "blocked_patterns": "",
+        "trending_alert_per_hour": 500,
+    }
+    Policy().save()
+    page = admin_client.post("/admin/moderation/policy/1/change/", form)
+    assert page.status_code == 200
+    assert "&#x27;10.0.0.300/8&#x27; is not an IP address or CIDR range" in page.content.decode()
+    assert Policy.objects.get().allowed_networks == ""
+    form["allowed_networks"] = "192.0.2.0/24, 2001:db8::/32"
+    assert admin_client.post("/admin/moderation/policy/1/change/", form).status_code == 302
+    saved = Policy.objects.get()
+    assert saved.allowed_networks == "192.0.2.0/24, 2001:db8::/32"
+    assert saved.client_allowed(ipaddress.ip_address("192.0.2.7"))
+    assert not saved.client_allowed(ipaddress.ip_address("198.51.100.7"))
 
 
 def test_a_filled_honeypot_is_accepted_on_screen_and_never_counted(letter):

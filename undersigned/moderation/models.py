@@ -4,9 +4,13 @@ with undo, and the audit log of operator and organizer actions."""
 from __future__ import annotations
 
 import fnmatch
+import re
+from collections.abc import Callable
+from functools import lru_cache
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import timezone
 
@@ -20,6 +24,16 @@ COMMON_PROVIDERS = (
 )
 POLICY_KEY = "moderation:policy"
 POLICY_SECONDS = 5
+
+
+def validate_networks(text: str) -> None:
+    try:
+        parse_cidrs(text, "")
+    except ConfigError as exc:
+        raise ValidationError(
+            f"{str(exc).removeprefix(': ')}: write addresses or ranges such as 192.0.2.0/24, "
+            "separated by commas."
+        ) from None
 
 
 class Policy(models.Model):
@@ -55,6 +69,7 @@ class Policy(models.Model):
     )
     allowed_networks = models.TextField(
         blank=True,
+        validators=[validate_networks],
         help_text="CIDRs exempt from the per-client limits (e.g. an office NAT), besides "
         "UNDERSIGNED_RATE_LIMIT_ALLOW.",
     )
@@ -94,29 +109,64 @@ class Policy(models.Model):
             recent.set(POLICY_KEY, policy, 1)
         return policy
 
-    @staticmethod
-    def _words(text: str) -> set[str]:
-        return {w.lower() for w in text.replace(",", " ").split()}
+    # Each check runs for every signature; the lists are parsed once per text (see below).
 
     def domain_allowed(self, domain: str) -> bool:
-        return domain in self._words(self.allowed_domains)
+        return domain in _words(self.allowed_domains)
 
     def address_blocked(self, canonical: str) -> bool:
-        domain = canonical.rpartition("@")[2]
-        if domain in self._words(self.blocked_domains):
+        if canonical.rpartition("@")[2] in _words(self.blocked_domains):
             return True
-        return any(
-            fnmatch.fnmatchcase(canonical, pattern.strip().lower())
-            for pattern in self.blocked_patterns.splitlines()
-            if pattern.strip()
-        )
+        return _patterns(self.blocked_patterns)(canonical)
 
     def client_allowed(self, ip) -> bool:
-        try:
-            networks = [*settings.RATE_LIMIT_ALLOW, *parse_cidrs(self.allowed_networks, "")]
-        except ConfigError:
-            networks = list(settings.RATE_LIMIT_ALLOW)
-        return ip is not None and any(ip in network for network in networks)
+        if ip is None:
+            return False
+        networks = (*settings.RATE_LIMIT_ALLOW, *_networks(self.allowed_networks))
+        return any(ip in network for network in networks)
+
+
+# The policy's lists as the checks use them, parsed once for each text rather than for each
+# signature: an operator who pastes thousands of blocked domains during a surge must not slow
+# signing down (parsing 5,000 domains and 200 patterns per signature cost 1.3 ms, more than
+# the rest of a signing request).
+
+
+@lru_cache(maxsize=8)
+def _words(text: str) -> frozenset[str]:
+    return frozenset(w.lower() for w in text.replace(",", " ").split())
+
+
+@lru_cache(maxsize=8)
+def _patterns(text: str) -> Callable[[str], bool]:
+    """Whether an address matches any of the patterns (``*``, ``?`` and ``[...]`` as in
+    fnmatch). A pattern that ends in a plain domain ("*+bulk*@example.org") can only match
+    addresses at that domain, so only those are tried against it: a long list costs each
+    address a dictionary lookup and the few patterns for its domain."""
+    by_domain: dict[str, list[str]] = {}
+    for pattern in {p.strip().lower() for p in text.splitlines() if p.strip()}:
+        _, at, domain = pattern.rpartition("@")
+        plain = at and not any(c in domain for c in "*?[]")
+        by_domain.setdefault(domain if plain else "", []).append(pattern)
+    matchers = {
+        domain: re.compile("|".join(fnmatch.translate(p) for p in sorted(patterns))).match
+        for domain, patterns in by_domain.items()
+    }
+    anywhere = matchers.pop("", None)
+
+    def matches(address: str) -> bool:
+        at_domain = matchers.get(address.rpartition("@")[2])
+        return any(m(address) for m in (at_domain, anywhere) if m is not None)
+
+    return matches
+
+
+@lru_cache(maxsize=8)
+def _networks(text: str) -> tuple:
+    try:
+        return tuple(parse_cidrs(text, ""))
+    except ConfigError:  # the admin refuses such text (validate_networks); else none count
+        return ()
 
 
 class Invalidation(models.Model):
