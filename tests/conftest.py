@@ -162,6 +162,50 @@ def worker_thread(transactional_db):
     thread.join(10)
 
 
+@pytest.fixture(scope="session")
+def redis_server(tmp_path_factory):
+    """A throwaway Redis server on a free loopback port, nothing kept on disk (what
+    ``REDIS_URL`` points the app servers and workers at); scripts/system-deps installs it."""
+    import shutil
+    import subprocess
+
+    import redis
+
+    binary = shutil.which("redis-server")
+    assert binary, "redis-server is not installed: run scripts/system-deps (or make test)"
+    port = free_port()
+    folder = tmp_path_factory.mktemp("redis")
+    server = subprocess.Popen(
+        [binary, "--bind", "127.0.0.1", "--port", str(port), "--save", "", "--appendonly", "no"]
+        + ["--dir", str(folder)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    url = f"redis://127.0.0.1:{port}/0"
+    client = redis.Redis.from_url(url, socket_timeout=1)
+    deadline = time.monotonic() + 20
+    while True:
+        assert server.poll() is None, "redis-server exited"
+        try:
+            client.ping()
+            break
+        except redis.ConnectionError:
+            assert time.monotonic() < deadline, "redis-server did not answer within 20 s"
+            time.sleep(0.05)
+    yield client, url
+    server.terminate()
+    server.wait(10)
+
+
+@pytest.fixture
+def redis_url(redis_server) -> str:
+    """The Redis server's URL, emptied for each test."""
+    client, url = redis_server
+    client.flushall()
+    return url
+
+
 @pytest.fixture(autouse=True)
 def _clear_mail_and_caches():
     mail.outbox = []

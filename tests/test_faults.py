@@ -33,10 +33,11 @@ from tests.conftest import (
     subprocess_env,
 )
 from undersigned.letters.models import Letter
+from undersigned.moderation.models import Policy
 from undersigned.outbox import mail
 from undersigned.outbox.models import OutgoingEmail
 from undersigned.signatures import counting, services
-from undersigned.signatures.models import CountDelta, Signature
+from undersigned.signatures.models import CountDelta, Intake, Signature
 
 pytestmark = pytest.mark.django_db(transaction=True)
 Status = OutgoingEmail.Status
@@ -116,7 +117,7 @@ class Processes:
     def worker(self, inbox: Inbox, **env: str) -> subprocess.Popen:
         return self.start("worker", EMAIL_URL=f"smtp://127.0.0.1:{inbox.port}", **env)
 
-    def serve(self, name: str) -> str:
+    def serve(self, name: str, **env: str) -> str:
         """Start an app server with a data folder of its own; return its base URL once it
         answers."""
         port = free_port()
@@ -128,6 +129,7 @@ class Processes:
             "1",
             UNDERSIGNED_DATA_DIR=str(self.tmp_path / name),
             UNDERSIGNED_RATE_LIMIT_ALLOW="127.0.0.0/8",
+            **env,
         )
         base = f"http://127.0.0.1:{port}"
 
@@ -346,3 +348,55 @@ def test_two_app_servers_and_two_workers_count_each_confirmed_signature_once(let
     assert counting.reconcile() == []
     for log in logs:
         assert "Traceback" not in log, log
+
+
+def test_with_redis_two_app_servers_share_the_rate_limits_and_the_count(
+    letter, processes, redis_url
+):
+    # One domain over its limit, half through each server: with REDIS_URL the servers count
+    # it together, so 10 of the 30 count (each process counting alone would let 20 through).
+    Policy(pk=1, burst_per_domain=10, sustained_per_domain=1000).save()
+    emails = [f"crowd{i}@crowd.example" for i in range(30)]
+    with inboxes(1) as (box,):
+        servers = [processes.serve(name, REDIS_URL=redis_url) for name in ("a", "b")]
+        processes.worker(box, REDIS_URL=redis_url)
+
+        def sign(i: int) -> int:
+            payload = {"name": f"Signer {i}", "email": emails[i], "display": "public"}
+            url = f"{servers[i % 2]}/api/v1/letters/{letter.slug}/signatures"
+            return http("POST", url, json.dumps(payload).encode())[0]
+
+        assert in_threads(sign, list(range(30)), 6) == [202] * 30
+        wait_until(lambda: len(box.messages) >= 30, 30, "30 mails arrive")
+        tokens = [confirmation_token(Inbox.text(message)) for _, message in box.messages]
+        for i, token in enumerate(tokens):
+            assert confirm_over_http(servers[i % 2], token)[0] == 200
+        assert settled_count(letter, 10) == 10
+
+        def counts() -> list[int]:
+            path = f"/api/v1/letters/{letter.slug}/count"
+            return [json.loads(http("GET", base + path)[1])["signature_count"] for base in servers]
+
+        wait_until(lambda: counts() == [10, 10], 10, "both servers show the counter's count")
+        logs = [processes.stop(process) for process in processes.running]
+
+    flags = Counter(Signature.objects.filter(letter=letter).values_list("flag", flat=True))
+    assert flags == {"": 10, "rate-domain": 20}
+    assert Signature.objects.confirmed().count() == 30
+    for log in logs:
+        assert "Traceback" not in log, log
+
+
+def test_a_shared_cache_that_does_not_answer_gets_a_clean_503_and_nothing_is_written(
+    letter, processes
+):
+    closed = free_port()  # nothing listens there
+    server = processes.serve("no-redis", REDIS_URL=f"redis://127.0.0.1:{closed}/0")
+    payload = json.dumps({"name": "Sam", "email": "sam@example.org"}).encode()
+    status, body = http("POST", f"{server}/api/v1/letters/{letter.slug}/signatures", payload)
+    assert status == 503 and "nothing was saved" in json.loads(body)["error"]
+    status, body = http("GET", f"{server}/api/v1/letters/{letter.slug}/count")
+    assert status == 503 and "error" in json.loads(body)
+    assert not Intake.objects.exists() and not Signature.objects.exists()
+    log = processes.stop(processes.running[0])
+    assert "Traceback" not in log, log

@@ -6,10 +6,13 @@ import logging
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from undersigned.lib.http import error_response
 
 log = logging.getLogger(__name__)
+UNAVAILABLE = (OperationalError, InterfaceError, RedisConnectionError, RedisTimeoutError)
 
 
 class BodySizeLimitMiddleware:
@@ -33,8 +36,9 @@ class BodySizeLimitMiddleware:
 
 class DatabaseUnavailableMiddleware:
     """A database that is restarting, unreachable or (SQLite) locked for longer than the busy
-    timeout answers 503 with a message and ``Retry-After``, not a 500 with a stack trace.
-    Nothing was written: the request's transaction did not commit."""
+    timeout, or a shared cache (``REDIS_URL``) that does not answer, gets a 503 with a message
+    and ``Retry-After``, not a 500 with a stack trace. Nothing was written: the request's
+    transaction did not commit, and signing asks the cache (rate limits) before it writes."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -43,8 +47,8 @@ class DatabaseUnavailableMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request, exception):
-        if isinstance(exception, OperationalError | InterfaceError):
-            log.warning("database unavailable: %s", type(exception).__name__)
+        if isinstance(exception, UNAVAILABLE):
+            log.warning("database or cache unavailable: %s", type(exception).__name__)
             response = error_response(
                 request,
                 503,
