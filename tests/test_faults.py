@@ -350,16 +350,18 @@ def test_two_app_servers_and_two_workers_count_each_confirmed_signature_once(let
         assert "Traceback" not in log, log
 
 
-def test_with_redis_two_app_servers_share_the_rate_limits_and_the_count(
+def test_with_redis_two_app_servers_and_two_workers_share_the_limits_and_the_count(
     letter, processes, redis_url
 ):
     # One domain over its limit, half through each server: with REDIS_URL the servers count
-    # it together, so 10 of the 30 count (each process counting alone would let 20 through).
+    # it together, so 10 of the 30 count (each process counting alone would let 20 through);
+    # two workers share the outbox and the counter, and every mail still goes once.
     Policy(pk=1, burst_per_domain=10, sustained_per_domain=1000).save()
     emails = [f"crowd{i}@crowd.example" for i in range(30)]
     with inboxes(1) as (box,):
         servers = [processes.serve(name, REDIS_URL=redis_url) for name in ("a", "b")]
-        processes.worker(box, REDIS_URL=redis_url)
+        for _ in range(2):
+            processes.worker(box, REDIS_URL=redis_url)
 
         def sign(i: int) -> int:
             payload = {"name": f"Signer {i}", "email": emails[i], "display": "public"}
@@ -379,7 +381,10 @@ def test_with_redis_two_app_servers_share_the_rate_limits_and_the_count(
 
         wait_until(lambda: counts() == [10, 10], 10, "both servers show the counter's count")
         logs = [processes.stop(process) for process in processes.running]
+        received = recipients(box)
 
+    assert_each_arrived_once(received, emails)
+    assert counting.reconcile() == []
     flags = Counter(Signature.objects.filter(letter=letter).values_list("flag", flat=True))
     assert flags == {"": 10, "rate-domain": 20}
     assert Signature.objects.confirmed().count() == 30
