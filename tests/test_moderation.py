@@ -226,6 +226,31 @@ def test_the_trending_report_shows_domains_and_address_hashes(admin_client, lett
     assert "kept only for the last few days" in html
 
 
+@pytest.mark.parametrize(
+    ("hours", "error"),
+    [
+        ("abc", "Enter a whole number"),
+        ("0", "greater than or equal to 1"),
+        ("99999999999999999999", "kept only 72 hours"),
+        ("-3", "greater than or equal to 1"),
+    ],
+)
+def test_the_trending_report_explains_a_window_it_cannot_show(admin_client, letter, hours, error):
+    sign_and_confirm(letter, "s@sock.example")
+    page = admin_client.get(f"/admin/letters/letter/{letter.pk}/trending/", {"hours": hours})
+    html = page.content.decode()
+    assert page.status_code == 200 and error in html
+    assert "last <strong>24</strong> hours" in html and "sock.example" in html
+
+
+def test_the_trending_report_looks_back_as_far_as_asked(admin_client, letter):
+    with time_machine.travel(timezone.now() - timedelta(hours=30)):
+        sign_and_confirm(letter, "old@sock.example")
+    url = f"/admin/letters/letter/{letter.pk}/trending/"
+    assert "sock.example" not in admin_client.get(url, {"hours": "24"}).content.decode()
+    assert "sock.example" in admin_client.get(url, {"hours": "48"}).content.decode()
+
+
 def test_operators_get_one_alert_per_hour_past_the_threshold(letter, django_user_model):
     django_user_model.objects.create_superuser("op", "op@example.org", "pw-op-123456")
     policy(trending_alert_per_hour=2, burst_per_client=100)

@@ -1,3 +1,5 @@
+from django import forms
+from django.conf import settings
 from django.contrib import admin
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
@@ -6,6 +8,28 @@ from django.urls import path
 from undersigned.letters.models import Letter
 from undersigned.moderation import services
 from undersigned.moderation.models import audit
+
+
+class TrendingWindowForm(forms.Form):
+    """How many hours back the trending report looks: no further than email domains and
+    client-address hashes are kept (UNDERSIGNED_IP_HASH_DAYS)."""
+
+    DEFAULT = 24
+
+    def __init__(self, data):
+        super().__init__(data)
+        kept = settings.IP_HASH_DAYS * 24
+        self.fields["hours"] = forms.IntegerField(
+            min_value=1,
+            max_value=kept,
+            error_messages={
+                "max_value": f"Domains and address hashes are kept only {kept} hours "
+                "(UNDERSIGNED_IP_HASH_DAYS): ask for that many or fewer.",
+            },
+        )
+
+    def hours(self) -> int:
+        return self.cleaned_data["hours"] if self.is_valid() else self.DEFAULT
 
 
 @admin.register(Letter)
@@ -47,11 +71,15 @@ class LetterAdmin(admin.ModelAdmin):
 
     def trending_view(self, request, pk):
         letter = get_object_or_404(Letter, pk=pk)
+        window = TrendingWindowForm(request.GET if "hours" in request.GET else None)
+        hours = window.hours()
         context = {
             **self.admin_site.each_context(request),
             "title": f"Trending: {letter.title}",
             "letter": letter,
-            "report": services.trending(letter, hours=int(request.GET.get("hours", 24) or 24)),
+            "window": window,
+            "hours": hours,
+            "report": services.trending(letter, hours=hours),
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/letters/letter/trending.html", context)
