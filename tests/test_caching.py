@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from django.core.cache import cache
 from django.utils.cache import get_max_age
 
 from tests.conftest import drain
+from undersigned.lib.caching import recent
 from undersigned.signatures import counting
 from undersigned.signatures.models import CountDelta, Signature
 
@@ -17,6 +19,7 @@ PUBLIC_READS = [
     "/api/v1/letters/clean-air",
     "/api/v1/letters/clean-air/count",
     "/api/v1/letters/clean-air/signatures",
+    "/api/v1/openapi.json",
 ]
 
 
@@ -41,6 +44,29 @@ def test_a_warm_public_read_asks_the_database_nothing(
 ):
     client.get(url)
     with django_assert_num_queries(0):
+        assert client.get(url).status_code == 200
+
+
+# What a read that finds nothing cached asks the database, each by an index: the letter by
+# its slug, one page of signatories, the letter's public invalidations, and (at most once a
+# second per process) the abuse policy's kill switch.
+COLD_QUERIES = {
+    "/": 1,
+    "/l/clean-air/": 4,
+    "/api/v1/letters/clean-air": 2,
+    "/api/v1/letters/clean-air/count": 1,
+    "/api/v1/letters/clean-air/signatures": 2,
+    "/api/v1/openapi.json": 0,
+}
+
+
+@pytest.mark.parametrize("url", PUBLIC_READS)
+def test_a_cold_public_read_asks_the_database_a_few_indexed_questions(
+    client, letter, url, django_assert_max_num_queries
+):
+    recent.clear()
+    cache.clear()
+    with django_assert_max_num_queries(COLD_QUERIES[url]):
         assert client.get(url).status_code == 200
 
 

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.http import JsonResponse
 
 from undersigned.api.views import api_view
+from undersigned.lib.caching import cached_response
 
 _slug = {
     "name": "slug",
@@ -229,4 +230,11 @@ def document() -> dict:
 
 @api_view(["GET", "HEAD"])
 def openapi_json(request):
-    return JsonResponse(document(), json_dumps_params={"indent": 2})
+    """The document changes only with a deploy: each process builds it once a minute."""
+    return cached_response(
+        request,
+        "openapi",
+        60,
+        10,
+        lambda: JsonResponse(document(), json_dumps_params={"indent": 2}),
+    )
