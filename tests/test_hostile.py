@@ -47,7 +47,7 @@ from undersigned.lib.emails import canonical_email
 from undersigned.outbox.models import OutgoingEmail
 from undersigned.signatures.forms import SignatureForm
 from undersigned.signatures.models import CountDelta, Intake, Receipt, Signature
-from undersigned.signatures.services import SignatureData, sign
+from undersigned.signatures.services import SignatureData, SigningPaused, sign
 
 # What any request may answer. 500 is not here, nor 410 (only a real, expired link gets it).
 EXPECTED = {200, 201, 202, 302, 303, 304, 400, 403, 404, 405, 409, 413, 429}
@@ -919,6 +919,160 @@ def test_every_path_survives_any_slug_method_query_and_header(
         check_status(response, f"{method} {url} {fields!r} {env!r}")
         if url.startswith("/api/"):
             check_json_error(response, f"{method} {url}")
+
+
+# --- the operator's forms in the admin --------------------------------------------------------
+
+COUNT_TEXT = st.one_of(
+    st.integers(0, 10**6).map(str),
+    st.sampled_from(["", "-1", "2147483647", "2147483648", str(2**63), "1e3", "٣", " 5 "]),
+    text(20),
+)
+valid_policy = st.fixed_dictionaries(
+    {
+        "pause_message": st.text(PLAIN, max_size=80),
+        **{
+            name: st.integers(0, 10_000).map(str)
+            for name in (
+                "burst_per_client",
+                "sustained_per_client",
+                "burst_per_domain",
+                "sustained_per_domain",
+                "trending_alert_per_hour",
+            )
+        },
+        "allowed_domains": pick("gmail.com example.org", ""),
+        "allowed_networks": pick("", "192.0.2.0/24, 2001:db8::/32", "10.0.0.1"),
+        "blocked_domains": pick("", "spam.example"),
+        "blocked_patterns": pick("", "*+bulk*@example.org\n*@*.invalid"),
+    },
+    optional={"signing_paused": st.just("on")},
+)
+HOSTILE_POLICY = {
+    "pause_message": text(400),
+    "burst_per_client": COUNT_TEXT,
+    "sustained_per_domain": COUNT_TEXT,
+    "trending_alert_per_hour": COUNT_TEXT,
+    "allowed_domains": text(300),
+    "allowed_networks": st.one_of(
+        st.sampled_from(["10.0.0.0/33", "::/129", "a.b.c.d", "192.0.2.0/24,,", "0.0.0.0/0"]),
+        text(100),
+    ),
+    "blocked_domains": text(300),
+    "blocked_patterns": st.one_of(st.sampled_from(["[", "[!", "*[a-", "\\", "**@*"]), text(200)),
+}
+WHEN = st.one_of(
+    st.sampled_from(["", "2026-11-30 10:00", "2026-02-30 10:00", "0001-01-01 00:00"]),
+    st.datetimes().map(lambda d: d.strftime("%Y-%m-%d %H:%M")),
+    text(30),
+)
+valid_invalidation = st.fixed_dictionaries(
+    {
+        "reason": st.text(PLAIN, min_size=1, max_size=80).filter(str.strip),
+        "domain": pick("example.org", "sock.example", "EXAMPLE.ORG"),
+        "confirm": pick("on", ""),
+    },
+    optional={"since": pick("2000-01-01 00:00"), "until": pick("2999-01-01 00:00")},
+)
+HOSTILE_INVALIDATION = {
+    "letter": pick("999999", "-1", "", otherwise=text(10)),
+    "reason": text(400),
+    "domain": text(300),
+    "ip_hash": pick("a" * 64, otherwise=text(80)),
+    "since": WHEN,
+    "until": WHEN,
+    "confirm": text(5),
+}
+invalidation_fields = spoil(valid_invalidation, HOSTILE_INVALIDATION)
+
+
+@pytest.fixture
+def operator(django_user_model):
+    return django_user_model.objects.create_superuser("opal", "opal@example.org", "pw-opal-123")
+
+
+def as_operator(operator) -> Client:
+    browser = client()
+    browser.force_login(operator)
+    return browser
+
+
+@HOSTILE
+@given(fields=spoil(valid_policy, HOSTILE_POLICY), extra=extra_pairs)
+def test_the_abuse_policy_form_survives_any_fields(letters, operator, fields, extra):
+    from undersigned.moderation.models import Policy
+
+    with rolled_back():
+        Policy.objects.get_or_create(pk=1)
+        before = list(Policy.objects.values())
+        response = as_operator(operator).post(
+            "/admin/moderation/policy/1/change/",
+            urlencode([*fields.items(), *extra]),
+            content_type=FORM,
+        )
+        check_status(response, f"policy {fields!r}")
+        if response.status_code != 302:
+            assert list(Policy.objects.values()) == before, "a refused policy was saved"
+            return
+        # Saved: signing still works under whatever the operator wrote (or says it is paused).
+        try:
+            sign(letters["clean-air"], SignatureData(name="Ada", email="a@example.org"), "10.0.0.1")
+        except SigningPaused as paused:
+            assert Policy.current().signing_paused and str(paused), fields
+        else:
+            assert not Policy.current().signing_paused
+
+
+@HOSTILE
+@given(fields=invalidation_fields, extra=extra_pairs)
+def test_the_invalidation_form_survives_any_fields(letters, operator, fields, extra):
+    from undersigned.moderation.models import Invalidation
+
+    with rolled_back():
+        fields = {"letter": str(letters["clean-air"].pk), **fields}
+        before = snapshot(Signature, CountDelta)
+        response = as_operator(operator).post(
+            "/admin/moderation/invalidation/add/",
+            urlencode([*fields.items(), *extra]),
+            content_type=FORM,
+        )
+        check_status(response, f"invalidation {fields!r}")
+        if response.status_code != 302:
+            assert not Invalidation.objects.exists(), "a refused invalidation was stored"
+            assert_unchanged(before, f"invalidation {fields!r}")
+            return
+        made = Invalidation.objects.get()
+        assert Signature.objects.filter(invalidation=made).count() == made.count
+        journal = CountDelta.objects.exclude(pk__in=[r["id"] for r in before["CountDelta"]])
+        assert -sum(journal.values_list("signatures", flat=True)) == made.count
+
+
+@HOSTILE
+@given(
+    path=st.sampled_from(
+        [
+            "/admin/letters/letter/{pk}/trending/",
+            "/admin/letters/letter/",
+            "/admin/signatures/signature/",
+            "/admin/moderation/auditentry/",
+            "/admin/moderation/invalidation/",
+        ]
+    ),
+    pk=pick("1", "2", "999999", otherwise=path_text()),
+    query=st.one_of(
+        st.just(""),
+        query_string,
+        st.dictionaries(
+            st.sampled_from(["hours", "q", "o", "p", "status__exact", "letter__id__exact"]),
+            text(30),
+            max_size=3,
+        ).map(urlencode),
+    ),
+)
+def test_the_operator_pages_survive_any_query(letters, operator, path, pk, query):
+    url = path.format(pk=quote(pk, safe="")) + (f"?{query}" if query else "")
+    with rolled_back():
+        check_status(as_operator(operator).get(url), url)
 
 
 # --- Schemathesis against the OpenAPI document ---------------------------------------------
