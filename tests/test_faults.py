@@ -2,8 +2,9 @@
 a worker killed with SIGKILL in the middle of a batch, two workers sharing the outbox and the
 counter, two app servers and two workers at once. Mail goes to real SMTP servers on loopback.
 
-PostgreSQL restarting under load and SMTP down for a minute take real time and a server of
-their own: they are in bench/faults.py."""
+PostgreSQL restarting under load and SMTP down for a minute take real time and a PostgreSQL
+server of their own that they may restart: bench/faults.py runs them (and prints what
+happened), and the last test here runs it once, in the PostgreSQL pass."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ import urllib.request
 from collections import Counter
 from contextlib import ExitStack, contextmanager
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -405,3 +407,28 @@ def test_a_shared_cache_that_does_not_answer_gets_a_clean_503_and_nothing_is_wri
     assert not Intake.objects.exists() and not Signature.objects.exists()
     log = processes.stop(processes.running[0])
     assert "Traceback" not in log, log
+
+
+FAULTS = Path(__file__).resolve().parent.parent / "bench" / "faults.py"
+WITH_POSTGRES = FAULTS.parent.parent / "scripts" / "with-postgres"
+
+
+@pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="needs a server of its own: the PostgreSQL pass"
+)
+def test_a_postgresql_restart_under_load_and_a_minute_without_smtp_lose_nothing():
+    # bench/faults.py on a throwaway PostgreSQL of its own (not the test database's server,
+    # which it restarts): signing through the API while PostgreSQL restarts, then a minute
+    # with nothing on the SMTP port. It exits 1 with the broken promises listed.
+    done = subprocess.run(
+        [str(WITH_POSTGRES), sys.executable, str(FAULTS), "--seconds", "6", "--smtp-down", "60"],
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    report = done.stdout + done.stderr
+    assert done.returncode == 0 and "No violations." in report, report
+    assert "lost acknowledged signatures: 0" in report, report
+    assert "503 answers from" in report, f"no request met the outage:\n{report}"
