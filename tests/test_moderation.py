@@ -8,13 +8,15 @@ from datetime import timedelta
 
 import pytest
 import time_machine
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from tests.conftest import drain, last_token
+from tests.conftest import drain, last_token, query_plan, settle
 from undersigned.letters.models import Letter
-from undersigned.moderation import limits, services
-from undersigned.moderation.models import AuditEntry, Invalidation, Policy
+from undersigned.moderation import limits, services, trends
+from undersigned.moderation.models import AuditEntry, Invalidation, Policy, Trend
 from undersigned.outbox.models import OutgoingEmail
 from undersigned.signatures.models import Signature
 
@@ -251,25 +253,107 @@ def test_the_trending_report_looks_back_as_far_as_asked(admin_client, letter):
     assert "sock.example" in admin_client.get(url, {"hours": "48"}).content.decode()
 
 
-def test_operators_get_one_alert_per_hour_past_the_threshold(letter, django_user_model):
+def alerts() -> list[tuple[str, str]]:
+    """(recipient, first line) of every trend alert mailed so far."""
+    mails = OutgoingEmail.objects.filter(kind="trend-alert").order_by("id")
+    return [(m.to, m.body_text.splitlines()[0]) for m in mails]
+
+
+def test_operators_get_one_alert_per_key_and_hour_past_the_threshold(letter, django_user_model):
     django_user_model.objects.create_superuser("op", "op@example.org", "pw-op-123456")
     policy(trending_alert_per_hour=2, burst_per_client=100)
+    for i in range(2):
+        sign_and_confirm(letter, f"s{i}@sock.example", ip="198.51.100.7")
+    assert alerts() == []  # two is not more than the threshold
+    sign_and_confirm(letter, "s2@sock.example", ip="198.51.100.7")
+    sent = alerts()
+    assert [to for to, _ in sent] == ["op@example.org"] * 2  # the domain and the client hash
+    assert any("email domain (sock.example)" in line for _, line in sent)
+    assert all("3 signatures (so far)" in line for _, line in sent)
+    sign_and_confirm(letter, "s3@sock.example", ip="198.51.100.7")
+    assert len(alerts()) == 2  # once per key and hour
+    with time_machine.travel(timezone.now() + timedelta(hours=1)):
+        for i in range(3):
+            sign_and_confirm(letter, f"t{i}@sock.example", ip="198.51.100.7")
+    assert len(alerts()) == 4  # a new hour
+    assert AuditEntry.objects.filter(action="trend-alert").count() == 4
+
+
+def test_a_lowered_threshold_alerts_at_the_next_signature(letter, django_user_model):
+    django_user_model.objects.create_superuser("op", "op@example.org", "pw-op-123456")
+    for i in range(3):
+        sign_and_confirm(letter, f"s{i}@sock.example", ip=f"198.51.100.{i + 1}")
+    assert alerts() == []
+    policy(trending_alert_per_hour=2)
+    sign_and_confirm(letter, "s3@sock.example", ip="198.51.100.9")
+    assert ["sock.example" in line for _, line in alerts()] == [True]
+
+
+def test_the_report_counts_every_batch_the_worker_records_and_the_flagged_ones(letter):
+    policy(burst_per_client=2)
+    for batch in range(3):  # the worker records each pair in a batch of its own
+        for i in range(2):
+            Client(REMOTE_ADDR="198.51.100.7").post(
+                f"/l/{letter.slug}/", {"name": "Sam", "email": f"s{batch}{i}@sock.example"}
+            )
+        settle()
+    report = trends.report(letter)
+    domains = {row["key"]: row for row in report["email_domain"]}
+    assert domains["sock.example"]["signatures"] == 6
+    assert domains["sock.example"]["flagged"] == 4  # over the client limit of 2 a minute
+    (client_row,) = report["ip_hash"]
+    assert client_row["signatures"] == 6
+    assert client_row["key"] == Signature.objects.first().ip_hash
+
+
+def test_the_report_reads_its_counts_not_the_signatures(letter):
+    for i in range(3):
+        sign_and_confirm(letter, f"s{i}@sock.example")
+    with CaptureQueriesContext(connection) as queries:
+        report = trends.report(letter)
+    assert report["email_domain"][0]["signatures"] == 3
+    assert len(queries) == 2  # one indexed read per field, however many signed
+    assert not [q for q in queries if "signatures_signature" in q["sql"]]
+
+
+def test_the_report_finds_its_rows_through_the_letter_and_hour_index(letter):
+    found = Trend.objects.filter(letter=letter, hour__gte=timezone.now(), field="ip_hash")
+    plan = query_plan(found.order_by("-signatures")[:10])
+    # SQLite names the index of a unique constraint in CREATE TABLE itself.
+    unique_index = "one_trend_per_key_and_hour" in plan or (
+        "INDEX sqlite_autoindex_moderation_trend" in plan and "letter_id=? AND hour>?" in plan
+    )
+    assert unique_index, plan
+
+
+def test_the_upgrade_counts_the_hours_the_signatures_still_show(letter, django_user_model):
+    from importlib import import_module
+
+    from django.apps import apps
+
     for i in range(3):
         sign_and_confirm(letter, f"s{i}@sock.example", ip="198.51.100.7")
-    alerts = services.alert_on_trends()
-    assert {key for _, key, _ in alerts} >= {"sock.example"}
-    assert services.alert_on_trends() == []  # once per hour
-    mails = OutgoingEmail.objects.filter(kind="trend-alert")
-    assert mails.count() == len(alerts) and {m.to for m in mails} == {"op@example.org"}
+    expected = trends.report(letter)
+    Trend.objects.all().delete()
+    import_module("undersigned.moderation.migrations.0003_trend").count_recent_signatures(
+        apps, None
+    )
+    assert trends.report(letter) == expected
+    assert not Trend.objects.filter(alerted=True).exists()  # 3 is under the threshold (500)
 
 
 def test_domains_and_address_hashes_are_forgotten_after_the_window(letter, settings):
     from undersigned.signatures.retention import purge
 
     sign_and_confirm(letter, "s@sock.example")
+    assert Trend.objects.count() == 2
+    with time_machine.travel(timezone.now() + timedelta(days=settings.IP_HASH_DAYS)):
+        purge()  # still within the window
+    assert Trend.objects.count() == 2
     with time_machine.travel(timezone.now() + timedelta(days=settings.IP_HASH_DAYS + 1)):
         purge()
     assert Signature.objects.values_list("email_domain", "ip_hash").get() == ("", "")
+    assert not Trend.objects.exists()
 
 
 def test_a_policy_change_applies_at_once_in_this_process(letter):

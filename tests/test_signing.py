@@ -8,7 +8,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from tests.conftest import Inbox, drain, last_token, settle
+from tests.conftest import Inbox, drain, last_token, query_plan, settle
 from undersigned.letters.models import Letter
 from undersigned.outbox.models import OutgoingEmail
 from undersigned.signatures.models import Signature
@@ -213,34 +213,17 @@ def test_the_mail_reaches_a_real_smtp_server(client, letter, smtp_server):
     assert OutgoingEmail.objects.get().status == OutgoingEmail.Status.SENT
 
 
-def _plan(queryset) -> str:
-    """The database's plan for ``queryset``, with its parameters bound as the app binds them."""
-    from django.db import connection, transaction
-
-    sql, params = queryset.query.sql_with_params()
-    with transaction.atomic(), connection.cursor() as cursor:
-        if connection.vendor == "postgresql":
-            # A tiny test table, where scanning and sorting cost next to nothing: ask what the
-            # planner would do if they were dear, as they are with a million rows.
-            cursor.execute("SET LOCAL enable_seqscan = off")
-            cursor.execute("SET LOCAL enable_sort = off")
-            cursor.execute("EXPLAIN " + sql, params)
-        else:
-            cursor.execute("EXPLAIN QUERY PLAN " + sql, params)
-        return "\n".join(str(row) for row in cursor.fetchall())
-
-
 @pytest.mark.parametrize("after", [None, 2**40])
 def test_a_page_of_signatories_walks_an_index_in_order_and_sorts_nothing(letter, after):
     from undersigned.signatures.models import public_order
 
-    plan = _plan(public_order(letter, after)[:51])
+    plan = query_plan(public_order(letter, after)[:51])
     assert "signature_order" in plan, plan
     assert "TEMP B-TREE" not in plan and "Sort" not in plan, plan
 
 
 def test_the_purge_finds_expired_links_through_the_expiry_index(letter):
-    plan = _plan(Signature.objects.expired())
+    plan = query_plan(Signature.objects.expired())
     assert "signature_expiry" in plan, plan
 
 

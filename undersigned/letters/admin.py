@@ -6,7 +6,7 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from undersigned.letters.models import Letter
-from undersigned.moderation import services
+from undersigned.moderation import trends
 from undersigned.moderation.models import audit
 
 
@@ -79,7 +79,7 @@ class LetterAdmin(admin.ModelAdmin):
             "letter": letter,
             "window": window,
             "hours": hours,
-            "report": services.trending(letter, hours=hours),
+            "report": trends.report(letter, hours=hours),
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/letters/letter/trending.html", context)

@@ -190,6 +190,37 @@ class Invalidation(models.Model):
         return f"{self.count} on {self.letter}: {self.reason}"
 
 
+class Trend(models.Model):
+    """How many signatures one email domain or one client-address hash gave one letter in one
+    hour (UTC), for the trending report and the operators' alert. The worker adds each batch
+    of signatures it records (``trends.record``), so the report reads a few rows by an index
+    instead of aggregating every signature of a surge. Deleted with the IP hashes, after
+    UNDERSIGNED_IP_HASH_DAYS (``trends.forget_old``)."""
+
+    class Field(models.TextChoices):
+        DOMAIN = "email_domain", "email domain"
+        CLIENT = "ip_hash", "client-address hash"
+
+    # No index of its own: the unique constraint starts with it.
+    letter = models.ForeignKey(Letter, on_delete=models.CASCADE, related_name="+", db_index=False)
+    hour = models.DateTimeField()
+    field = models.CharField(max_length=12, choices=Field.choices)
+    key = models.CharField(max_length=253)
+    signatures = models.PositiveIntegerField(default=0)
+    flagged = models.PositiveIntegerField(default=0, help_text="Of them, flagged by the limits.")
+    alerted = models.BooleanField(default=False, help_text="Whether operators were mailed.")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["letter", "hour", "field", "key"], name="one_trend_per_key_and_hour"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.signatures} from {self.key} on {self.letter_id} at {self.hour:%Y-%m-%d %H}h"
+
+
 class AuditEntry(models.Model):
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"

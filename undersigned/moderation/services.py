@@ -1,19 +1,18 @@
-"""Bulk invalidation (with a dry run, a public reason, an audit entry and undo) and the
-trending report. The admin and the `invalidate` command both call these."""
+"""Bulk invalidation (with a dry run, a public reason, an audit entry and undo). The admin and
+the `invalidate` command both call these; the trending report is in ``trends``."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from django.db import transaction
 from django.db.models import Count, Q
-from django.db.models.functions import TruncHour
 from django.utils import timezone
 
 from undersigned.letters.models import Letter
 from undersigned.lib.caching import forget_cached
-from undersigned.moderation.models import AuditEntry, Invalidation, Policy, audit
+from undersigned.moderation.models import Invalidation, audit
 from undersigned.signatures.models import CountDelta, Signature
 
 
@@ -103,50 +102,3 @@ def undo(invalidation: Invalidation, actor) -> int:
         audit(actor, "undo-invalidation", locked.letter, invalidation=locked.pk, count=counts["n"])
     forget_cached(locked.letter.slug)
     return counts["n"]
-
-
-def trending(letter: Letter, hours: int = 24, top: int = 10) -> dict[str, list[dict]]:
-    """Signatures per email domain and per client-address hash, per hour, busiest first."""
-    since = timezone.now() - timedelta(hours=hours)
-    base = Signature.objects.filter(letter=letter, created_at__gte=since)
-    report = {}
-    for field in ("email_domain", "ip_hash"):
-        rows = (
-            base.exclude(**{field: ""})
-            .annotate(hour=TruncHour("created_at"))
-            .values("hour", field)
-            .annotate(signatures=Count("id"), flagged=Count("id", filter=~Q(flag="")))
-            .order_by("-signatures")[:top]
-        )
-        report[field] = [{**row, "key": row.pop(field)} for row in rows]
-    return report
-
-
-def alert_on_trends(now=None) -> list[tuple[str, str, int]]:
-    """Mail the operators about any domain or client hash that signed one letter more than
-    the policy's threshold in the past hour; once per letter, key and hour."""
-    from undersigned.outbox import mail
-
-    now = now or timezone.now()
-    threshold = Policy.current().trending_alert_per_hour
-    hour = now.replace(minute=0, second=0, microsecond=0)
-    recent = Signature.objects.filter(created_at__gte=now - timedelta(hours=1))
-    alerts = []
-    for field in ("email_domain", "ip_hash"):
-        rows = (
-            recent.exclude(**{field: ""})
-            .values("letter__slug", "letter_id", field)
-            .annotate(n=Count("id"))
-            .filter(n__gt=threshold)
-        )
-        for row in rows:
-            detail = {"field": field, "key": row[field], "hour": hour.isoformat()}
-            if AuditEntry.objects.filter(
-                action="trend-alert", letter_id=row["letter_id"], detail=detail
-            ).exists():
-                continue
-            letter = Letter.objects.get(pk=row["letter_id"])
-            audit(None, "trend-alert", letter, **detail)
-            mail.send_trend_alert(letter, field, row[field], row["n"], threshold)
-            alerts.append((row["letter__slug"], row[field], row["n"]))
-    return alerts

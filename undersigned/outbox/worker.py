@@ -14,7 +14,6 @@ import time
 from django.conf import settings
 from django.db import close_old_connections, connections
 
-from undersigned.moderation.services import alert_on_trends
 from undersigned.outbox import sending
 from undersigned.signatures import counting, retention, services
 
@@ -31,7 +30,6 @@ class Worker:
         self.stopping = threading.Event()
         self._last_stale_check = 0.0
         self._last_purge = 0.0
-        self._last_alert_check = 0.0
 
     def stop(self, *args) -> None:
         self.stopping.set()
@@ -43,9 +41,6 @@ class Worker:
         if now - self._last_stale_check >= min(60, settings.MAIL_CLAIM_TIMEOUT_SECONDS / 2):
             sending.release_stale_claims()
             self._last_stale_check = now
-        if now - self._last_alert_check >= 60:
-            alert_on_trends()
-            self._last_alert_check = now
         if now - self._last_purge >= PURGE_EVERY:
             retention.purge()
             self._last_purge = now

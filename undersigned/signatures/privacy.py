@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import secrets
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
@@ -78,9 +78,15 @@ def _day_key(day: date) -> bytes:
     return key
 
 
+def address_cutoff(now=None) -> datetime:
+    """The start of the oldest day whose client-address hashes (and email domains) are kept."""
+    day = (now or timezone.now()).date() - timedelta(days=settings.IP_HASH_DAYS)
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
 def forget_old_addresses(now=None) -> int:
     """Clear IP hashes older than the window and destroy their days' salts."""
-    cutoff = (now or timezone.now()).date() - timedelta(days=settings.IP_HASH_DAYS)
+    cutoff = address_cutoff(now).date()
     cleared = Signature.objects.filter(ip_day__lt=cutoff).update(
         ip_hash="", ip_day=None, email_domain=""
     )

@@ -8,9 +8,10 @@ from datetime import timedelta
 from django.utils import timezone
 
 from undersigned.letters.models import Letter, MemberPass
+from undersigned.moderation import trends
 from undersigned.outbox.models import OutgoingEmail
 from undersigned.signatures.models import Signature
-from undersigned.signatures.privacy import forget_old_addresses
+from undersigned.signatures.privacy import address_cutoff, forget_old_addresses
 
 SENT_MAIL_KEPT = timedelta(days=7)
 
@@ -35,6 +36,7 @@ def purge(now=None) -> dict[str, int]:
         )
     )
     done["address hashes cleared"] = forget_old_addresses(now)
+    done["trend hours deleted"] = trends.forget_old(address_cutoff(now))
     closed = Letter.objects.filter(
         status=Letter.Status.CLOSED, key_destroyed_at__isnull=True, closed_at__isnull=False
     )

@@ -18,11 +18,11 @@ from undersigned.lib import rows, sealing
 from undersigned.lib.caching import forget_cached
 from undersigned.lib.emails import canonical_email
 from undersigned.lib.tokens import new_token, token_hash
-from undersigned.moderation import limits
+from undersigned.moderation import limits, trends
 from undersigned.moderation.models import Policy
 from undersigned.outbox import mail
 from undersigned.signatures import privacy
-from undersigned.signatures.models import CountDelta, Intake, Receipt, Signature
+from undersigned.signatures.models import CountDelta, Intake, Receipt, Signature, this_hour
 
 
 class SigningError(Exception):
@@ -116,9 +116,11 @@ def record_intake(limit: int = 500) -> int:
         if not batch:
             return 0
         letters = Letter.objects.in_bulk({row.letter_id for row in batch})
-        for row in batch:
-            _record(letters[row.letter_id], row.email, json.loads(row.details))
+        recorded = [(row.letter_id, json.loads(row.details)) for row in batch]
+        for row, (letter_id, details) in zip(batch, recorded, strict=True):
+            _record(letters[letter_id], row.email, details)
         Intake.objects.filter(pk__in=[row.pk for row in batch]).delete()
+        trends.record(letters, recorded, this_hour())  # last: two workers meet on its rows
     return len(batch)
 
 
