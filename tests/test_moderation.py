@@ -18,7 +18,7 @@ from undersigned.letters.models import Letter
 from undersigned.moderation import limits, services, trends
 from undersigned.moderation.models import AuditEntry, Invalidation, Policy, Trend
 from undersigned.outbox.models import OutgoingEmail
-from undersigned.signatures.models import Signature
+from undersigned.signatures.models import CountDelta, Signature
 
 pytestmark = pytest.mark.django_db
 
@@ -204,6 +204,48 @@ def test_bulk_invalidation_has_a_dry_run_a_public_reason_an_audit_entry_and_undo
 
     call_command("reconcile")
     assert Letter.objects.get().signature_count == 4
+
+
+@pytest.mark.django_db(transaction=True)  # to see the transactions the code opens itself
+def test_invalidating_looks_for_the_signatures_outside_its_write_transaction(letter):
+    for i in range(3):
+        sign_and_confirm(letter, f"s{i}@sock.example", ip=f"198.51.100.{i + 1}")
+    drain()
+    searches = []
+
+    def note(execute, sql, params, many, context):
+        if "email_domain" in sql and sql.lstrip().upper().startswith("SELECT"):
+            searches.append(connection.in_atomic_block)
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(note):
+        made = services.invalidate(letter, services.Criteria(domain="sock.example"), "P.", None)
+    assert made.count == 3
+    # On SQLite a write transaction holds every writer (signing too) until it commits: the
+    # search through a surge's rows must not run inside one.
+    assert searches == [False]
+
+
+def test_an_invalidation_takes_only_what_is_still_counted_when_it_writes(letter, monkeypatch):
+    for i in range(3):
+        sign_and_confirm(letter, f"s{i}@sock.example", ip=f"198.51.100.{i + 1}")
+    drain()
+    search = services.matching
+
+    class Stale:
+        """The search's answer as it was, before the withdrawal."""
+
+        def __init__(self, letter, criteria):
+            self.ids = list(search(letter, criteria).values_list("id", flat=True))
+            Signature.objects.filter(pk=self.ids[0]).delete()  # withdrawn meanwhile
+
+        def values_list(self, *fields, flat=False):
+            return self.ids
+
+    monkeypatch.setattr(services, "matching", Stale)
+    made = services.invalidate(letter, services.Criteria(domain="sock.example"), "P.", None)
+    assert made.count == 2 and Signature.objects.filter(invalidation=made).count() == 2
+    assert CountDelta.objects.get().signatures == -2  # what the count loses: the two left
 
 
 def test_the_admin_invalidates_only_after_a_dry_run(admin_client, letter):

@@ -59,24 +59,46 @@ def dry_run(letter: Letter, criteria: Criteria) -> int:
     return matching(letter, criteria).count()
 
 
+_CHUNK = 500  # signatures per UPDATE when invalidating
+
+
 def invalidate(letter: Letter, criteria: Criteria, reason: str, actor) -> Invalidation:
+    """Take the signatures that match out of the count, with ``reason`` shown publicly.
+
+    The matching rows are found first, by a read: in a surge a letter has a million rows to
+    look through (seconds on SQLite), and a write transaction that long would hold every
+    other writer, signing included, until it commits. The write then marks the rows that are
+    still counted, by primary key."""
+    found = list(matching(letter, criteria).values_list("id", flat=True))
     with transaction.atomic():
         invalidation = Invalidation.objects.create(
             letter=letter, reason=reason, criteria=criteria.as_json(), created_by=actor
         )
-        rows = matching(letter, criteria).select_for_update()
-        counts = rows.aggregate(n=Count("id"), v=Count("id", filter=~Q(verified_domain="")))
-        rows.update(invalidation=invalidation)
-        invalidation.count = counts["n"]
+        counted = verified = 0
+        for start in range(0, len(found), _CHUNK):
+            # Locked, and still counted: a withdrawal or another invalidation may have come
+            # in between.
+            rows = list(
+                Signature.objects.counted()
+                .filter(pk__in=found[start : start + _CHUNK])
+                .select_for_update()
+                .values_list("id", "verified_domain")
+            )
+            Signature.objects.filter(pk__in=[pk for pk, _ in rows]).update(
+                invalidation=invalidation
+            )
+            counted += len(rows)
+            verified += sum(1 for _, domain in rows if domain)
+        invalidation.count = counted
         invalidation.save(update_fields=["count"])
-        if counts["n"]:
-            CountDelta.objects.create(letter=letter, signatures=-counts["n"], verified=-counts["v"])
+        if counted:
+            CountDelta.objects.create(letter=letter, signatures=-counted, verified=-verified)
         audit(
             actor,
             "invalidate",
             letter,
             invalidation=invalidation.pk,
-            count=counts["n"],
+            count=counted,
             reason=reason,
             criteria=criteria.as_json(),
         )
