@@ -40,6 +40,7 @@ test: install
 lint: install
 	$(VENV)/ruff check undersigned tests bench
 	$(VENV)/ruff format --check undersigned tests bench
+	$(VENV)/mypy undersigned
 
 bench: install
 	$(VENV)/python bench/run.py

@@ -67,7 +67,7 @@ if _base.scheme not in {"http", "https"} or not _base.hostname:
     _base = urlsplit("http://127.0.0.1:8000")
 ALLOWED_HOSTS = [
     h.strip() for h in envstr("UNDERSIGNED_ALLOWED_HOSTS", "").split(",") if h.strip()
-] or [_base.hostname, "127.0.0.1", "localhost"]
+] or [str(_base.hostname), "127.0.0.1", "localhost"]
 CSRF_TRUSTED_ORIGINS = [f"{_base.scheme}://{_base.netloc}"]
 SECURE = _base.scheme == "https"
 SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = SECURE

@@ -30,7 +30,10 @@ class LetterQuerySet(models.QuerySet):
         return self.filter(organizers=user)
 
 
-class LetterManager(models.Manager.from_queryset(LetterQuerySet)):
+_LetterManagerBase = models.Manager.from_queryset(LetterQuerySet)
+
+
+class LetterManager(_LetterManagerBase):
     def published_at_slug(self, slug: str) -> Letter | None:
         """The published letter at ``slug``, from this process's copy if it is a second or
         two old at most (a surge reads the same letter thousands of times a second). On the

@@ -19,14 +19,14 @@ from django.utils.cache import patch_cache_control, patch_vary_headers
 MISSING = object()
 # Whether Django's cache is shared between processes (Redis, when REDIS_URL is set) or each
 # process's own (the local-memory backend).
-SHARED_CACHE = not settings.CACHES["default"]["BACKEND"].endswith("LocMemCache")
+SHARED_CACHE = not str(settings.CACHES["default"]["BACKEND"]).endswith("LocMemCache")
 _MAX_ENTRIES = 10_000
 
 
 class Recent:
     """A dict with expiry, for this process only. Losing an entry only costs a query."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self._entries: dict[str, tuple[float, Any]] = {}
 
     def get(self, key: str) -> Any:
@@ -72,6 +72,7 @@ def cacheable(response: HttpResponse, max_age: int, etag: str | None = None) -> 
 
 def answer(request, content: bytes, content_type: str, max_age: int, etag: str, status=200):
     """The response for ``content``, or 304 when the client already has it."""
+    response: HttpResponse
     if request.method in ("GET", "HEAD") and etag in _if_none_match(request):
         response = HttpResponseNotModified()
     else:

@@ -61,13 +61,13 @@ def parse_database_url(url: str, data_dir: Path) -> dict:
             )
         raw = unquote(parts.path)
         if raw.startswith("//"):
-            name = Path("/" + raw.lstrip("/"))
+            path = Path("/" + raw.lstrip("/"))
         else:
             relative = raw.lstrip("/")
             if not relative:
                 raise ConfigError(f"DATABASE_URL={url!r} names no database file")
-            name = data_dir / relative
-        return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(name)}
+            path = data_dir / relative
+        return {"ENGINE": "django.db.backends.sqlite3", "NAME": str(path)}
     if parts.scheme in {"postgres", "postgresql", "pgsql"}:
         name = unquote(parts.path.lstrip("/"))
         if not name:

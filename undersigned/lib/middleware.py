@@ -17,7 +17,7 @@ def _unavailable() -> tuple[type[Exception], ...]:
     """The errors of a database or shared cache that does not answer. The Redis client is
     imported only when REDIS_URL is set: it costs every process 37 MB and 0.4 s otherwise."""
     errors: tuple[type[Exception], ...] = (OperationalError, InterfaceError)
-    if settings.CACHES["default"]["BACKEND"].endswith("RedisCache"):
+    if str(settings.CACHES["default"]["BACKEND"]).endswith("RedisCache"):
         from redis import exceptions as redis_errors
 
         errors += (redis_errors.ConnectionError, redis_errors.TimeoutError)

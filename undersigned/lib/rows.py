@@ -8,6 +8,7 @@ but no signals are sent and nothing is validated: pass validated values."""
 from __future__ import annotations
 
 from functools import cache
+from typing import cast
 
 from django.db import connection, models
 
@@ -38,7 +39,8 @@ _PLAIN_VALUES = (str, int, type(None))
 
 def column(model: type[models.Model], name: str) -> str:
     """The quoted column of ``model``'s field ``name``."""
-    return connection.ops.quote_name(model._meta.get_field(name).column)
+    field = cast(models.Field, model._meta.get_field(name))
+    return connection.ops.quote_name(field.column)
 
 
 def table(model: type[models.Model]) -> str:

@@ -198,7 +198,7 @@ def open_private_key(data: bytes, passphrase: str) -> bytes:
     except SealingError as exc:
         raise _damaged(str(exc)) from None
     try:
-        public = validate_public_key(document.get("public_key"))
+        public = validate_public_key(str(document.get("public_key", "")))
     except SealingError:
         raise _damaged("its public key is not a valid key") from None
     if len(salt) != argon2id.SALTBYTES:

@@ -86,7 +86,7 @@ def _alert(letter: Letter, field: str, key: str, count: int, threshold: int, hou
     mail.send_trend_alert(letter, field, key, count, threshold, hour)
 
 
-def report(letter: Letter, hours: int = 24, top: int = 10) -> dict[str, list[dict]]:
+def report(letter: Letter, hours: int = 24, top: int = 10) -> dict[str, list]:
     """The busiest (hour, key) pairs of the last ``hours`` hours, per field, busiest first:
     ``{"email_domain": [{"hour", "key", "signatures", "flagged"}, ...], "ip_hash": [...]}``."""
     since = timezone.now() - timedelta(hours=hours)

@@ -7,8 +7,15 @@ from undersigned.outbox.models import OutgoingEmail
 class OutgoingEmailAdmin(admin.ModelAdmin):
     list_display = ["kind", "status", "attempts", "retry_after", "created_at", "sent_at"]
     list_filter = ["status", "kind"]
-    fields = ["kind", "status", "attempts", "retry_after", "last_error", "created_at", "sent_at"]
-    readonly_fields = fields
+    fields = readonly_fields = (
+        "kind",
+        "status",
+        "attempts",
+        "retry_after",
+        "last_error",
+        "created_at",
+        "sent_at",
+    )
 
     def has_add_permission(self, request):
         return False

@@ -3,7 +3,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 from functools import cache
-from typing import TypedDict
+from typing import TypedDict, cast
 
 from django.conf import settings
 from django.db import connection, models
@@ -46,7 +46,7 @@ class SignatureQuerySet(models.QuerySet):
         give it ``values`` when it is still pending and leave it alone when it is confirmed.
         One statement either way, so that a new and a known address take the same time; the
         unique constraint settles two at once. Returns the row's (id, status)."""
-        return rows.insert(Signature, values, _record_pending_tail())
+        return cast(tuple[int, str], rows.insert(Signature, values, _record_pending_tail()))
 
     def confirm_pending(self, token_hash: str) -> int | None:
         """Confirm the pending signature with ``token_hash`` if its link has not expired and
@@ -297,7 +297,7 @@ def public_page(letter: Letter, after: int | None = None, limit: int = PAGE_SIZE
 
 def parse_cursor(value: str | None) -> int | None:
     """A cursor from a query string, or None; raises ValueError for anything else."""
-    if value in (None, ""):
+    if not value:
         return None
     cursor = int(value)
     if not 0 <= cursor < 2**62:
