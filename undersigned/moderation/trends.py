@@ -68,14 +68,15 @@ def _upsert_sql(n: int) -> str:
     signatures, flagged = rows.column(Trend, "signatures"), rows.column(Trend, "flagged")
     conflict = ", ".join(rows.column(Trend, name) for name in names[:4])
     returned = ", ".join(
-        rows.column(Trend, name) for name in ("id", "letter_id", "field", "key", "signatures")
+        rows.column(Trend, name)
+        for name in ("id", "letter_id", "field", "key", "signatures", "alerted")
     )
     return (
         f"INSERT INTO {table} ({columns}) VALUES {values} "  # noqa: S608  (names from the model)
         f"ON CONFLICT ({conflict}) DO UPDATE SET "
         f"{signatures} = {table}.{signatures} + excluded.{signatures}, "
         f"{flagged} = {table}.{flagged} + excluded.{flagged} "
-        f"RETURNING {returned}, {rows.column(Trend, 'alerted')}"
+        f"RETURNING {returned}"
     )
 
 
