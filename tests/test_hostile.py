@@ -997,6 +997,15 @@ def as_operator(operator) -> Client:
     return browser
 
 
+def post_as_operator(operator, url: str, fields: dict, extra: list, what: str):
+    """The operator sends an admin form with ``fields`` (and ``extra`` pairs); the answer,
+    once its status is checked."""
+    body = urlencode([*fields.items(), *extra])
+    response = as_operator(operator).post(url, body, content_type=FORM)
+    check_status(response, f"{what} {fields!r}")
+    return response
+
+
 @HOSTILE
 @given(fields=spoil(valid_policy, HOSTILE_POLICY), extra=extra_pairs)
 def test_the_abuse_policy_form_survives_any_fields(letters, operator, fields, extra):
@@ -1005,12 +1014,8 @@ def test_the_abuse_policy_form_survives_any_fields(letters, operator, fields, ex
     with rolled_back():
         Policy.objects.get_or_create(pk=1)
         before = list(Policy.objects.values())
-        response = as_operator(operator).post(
-            "/admin/moderation/policy/1/change/",
-            urlencode([*fields.items(), *extra]),
-            content_type=FORM,
-        )
-        check_status(response, f"policy {fields!r}")
+        url = "/admin/moderation/policy/1/change/"
+        response = post_as_operator(operator, url, fields, extra, "policy")
         if response.status_code != 302:
             assert list(Policy.objects.values()) == before, "a refused policy was saved"
             return
@@ -1031,12 +1036,8 @@ def test_the_invalidation_form_survives_any_fields(letters, operator, fields, ex
     with rolled_back():
         fields = {"letter": str(letters["clean-air"].pk), **fields}
         before = snapshot(Signature, CountDelta)
-        response = as_operator(operator).post(
-            "/admin/moderation/invalidation/add/",
-            urlencode([*fields.items(), *extra]),
-            content_type=FORM,
-        )
-        check_status(response, f"invalidation {fields!r}")
+        url = "/admin/moderation/invalidation/add/"
+        response = post_as_operator(operator, url, fields, extra, "invalidation")
         if response.status_code != 302:
             assert not Invalidation.objects.exists(), "a refused invalidation was stored"
             assert_unchanged(before, f"invalidation {fields!r}")
