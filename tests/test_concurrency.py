@@ -86,7 +86,7 @@ def test_many_clicks_on_one_link_at_once_count_once(letter):
 def test_threads_of_one_process_take_turns_at_writing_without_sqlite_polling(letter):
     """Each thread's connection gives up at once when SQLite's write lock is taken (busy
     timeout 0), and holds its transaction open a while: only the process's own queue for
-    writers (undersigned.lib.sqlite3) keeps them from failing with "database is locked".
+    writers (undersigned.db.backends.sqlite3) keeps them from failing with "database is locked".
     PostgreSQL lets them write side by side: the same calls must simply all succeed."""
 
     def write(i):

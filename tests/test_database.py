@@ -1,4 +1,4 @@
-"""PostgreSQL as the app uses it (lib/postgresql, lib/config, signatures migration 0007): a
+"""PostgreSQL as the app uses it (db/backends/postgresql, lib/config, signatures migration 0007): a
 persistent connection checked between requests without a round trip, replaced when the server
 ended it; statements that run often prepared on it; confirming as an update in place. SQLite
 has no server that could end a session, no statements to prepare, no row versions."""

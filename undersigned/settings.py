@@ -143,12 +143,12 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
-    # Django's backend, with the threads of a process queueing for writes (lib/sqlite3).
-    DATABASES["default"]["ENGINE"] = "undersigned.lib.sqlite3"
+    # Django's backend, with the threads of a process queueing for writes (db/backends/sqlite3).
+    DATABASES["default"]["ENGINE"] = "undersigned.db.backends.sqlite3"
     DATABASES["default"]["OPTIONS"] = _sqlite_options
 else:
-    # Django's backend, with a health check that needs no round trip (lib/postgresql).
-    DATABASES["default"]["ENGINE"] = "undersigned.lib.postgresql"
+    # Django's backend, with a health check that needs no round trip (db/backends/postgresql).
+    DATABASES["default"]["ENGINE"] = "undersigned.db.backends.postgresql"
 # Persistent connections: SQLite's PRAGMAs and PostgreSQL's connection set-up are not free.
 DATABASES["default"]["CONN_MAX_AGE"] = _get(envint, "UNDERSIGNED_CONN_MAX_AGE", 600, fallback=600)
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True

@@ -18,8 +18,8 @@ from functools import lru_cache
 from django.db import connection
 from django.utils import timezone
 
+from undersigned.db import rows
 from undersigned.letters.models import Letter
-from undersigned.lib import rows
 from undersigned.moderation.models import Policy, Trend, audit
 
 FIELDS = (Trend.Field.DOMAIN, Trend.Field.CLIENT)

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.template.loader import render_to_string
 
-from undersigned.lib import rows
+from undersigned.db import rows
 from undersigned.lib.caching import MISSING, letter_key, recent
 from undersigned.outbox.models import OutgoingEmail
 
@@ -32,7 +32,7 @@ def _render(kind: str, context: dict) -> tuple[str, str, str]:
 
 
 def _insert(kind: str, to: str, from_email: str, parts: tuple[str, str, str]) -> None:
-    # Signing queues a mail per request: one plain INSERT, not the ORM's (see lib/rows.py).
+    # Signing queues a mail per request: one plain INSERT, not the ORM's (see db/rows.py).
     subject, body_text, body_html = parts
     rows.insert(
         OutgoingEmail,

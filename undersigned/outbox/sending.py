@@ -16,7 +16,7 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import DatabaseError, connection
 from django.utils import timezone
 
-from undersigned.lib import rows as plain
+from undersigned.db import rows as plain
 from undersigned.outbox.models import MAX_ATTEMPTS, OutgoingEmail
 
 log = logging.getLogger(__name__)

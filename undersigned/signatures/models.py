@@ -9,8 +9,8 @@ from django.conf import settings
 from django.db import connection, models
 from django.utils import timezone
 
+from undersigned.db import rows
 from undersigned.letters.models import Letter
-from undersigned.lib import rows
 
 
 def random_order_key() -> int:

@@ -13,8 +13,9 @@ from datetime import date
 from django.db import transaction
 
 from undersigned.accounts.models import OrganizerKey
+from undersigned.db import rows
 from undersigned.letters.models import Letter
-from undersigned.lib import rows, sealing
+from undersigned.lib import sealing
 from undersigned.lib.caching import forget_cached
 from undersigned.lib.emails import canonical_email
 from undersigned.lib.tokens import new_token, token_hash

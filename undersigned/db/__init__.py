@@ -1,0 +1,1 @@
+"""The database: our two backends (subclasses of Django's) and plain-SQL helpers for hot paths."""
