@@ -34,7 +34,7 @@ SLUG = "hot"
 PROFILE = r"""
 import cProfile, io, json, os, pstats, time
 from undersigned.wsgi import application
-from undersigned.lib.caching import recent
+from undersigned.web.caching import recent
 from django.core.cache import cache
 from undersigned.signatures import export
 from undersigned.letters.models import Letter

@@ -14,11 +14,11 @@ from django.core import mail
 from django.core.cache import cache
 
 from undersigned.letters.models import Letter
-from undersigned.lib.caching import recent
 from undersigned.outbox import sending
 from undersigned.outbox.models import OutgoingEmail
 from undersigned.outbox.worker import Worker
 from undersigned.signatures import counting, services
+from undersigned.web.caching import recent
 
 BODY = "We ask for **one** thing.\n\n- safe streets\n- clean air\n"
 

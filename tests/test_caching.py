@@ -7,9 +7,9 @@ from django.core.cache import cache
 from django.utils.cache import get_max_age
 
 from tests.conftest import drain
-from undersigned.lib.caching import recent
 from undersigned.signatures import counting
 from undersigned.signatures.models import CountDelta, Signature
+from undersigned.web.caching import recent
 
 pytestmark = pytest.mark.django_db
 

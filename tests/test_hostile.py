@@ -41,13 +41,13 @@ from undersigned.accounts.models import OrganizerKey
 from undersigned.api import openapi
 from undersigned.letters.models import Letter, MemberPass
 from undersigned.lib import sealing
-from undersigned.lib.caching import recent
 from undersigned.lib.config import parse_cidrs
 from undersigned.lib.emails import canonical_email
 from undersigned.outbox.models import OutgoingEmail
 from undersigned.signatures.forms import SignatureForm
 from undersigned.signatures.models import CountDelta, Intake, Receipt, Signature
 from undersigned.signatures.services import SignatureData, SigningPaused, sign
+from undersigned.web.caching import recent
 
 # What any request may answer. 500 is not here, nor 410 (only a real, expired link gets it).
 EXPECTED = {200, 201, 202, 302, 303, 304, 400, 403, 404, 405, 409, 413, 429}

@@ -97,14 +97,14 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
-    "undersigned.lib.middleware.BodySizeLimitMiddleware",
+    "undersigned.web.middleware.BodySizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "undersigned.lib.middleware.DatabaseUnavailableMiddleware",
+    "undersigned.web.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "undersigned.urls"
@@ -119,7 +119,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "undersigned.lib.context.site",
+                "undersigned.web.context.site",
             ],
         },
     },
@@ -203,7 +203,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
-SESSION_ENGINE = "undersigned.lib.sessions"
+SESSION_ENGINE = "undersigned.web.sessions"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "organize:dashboard"
 LOGOUT_REDIRECT_URL = "home"
@@ -229,7 +229,7 @@ WHITENOISE_USE_FINDERS = DEBUG
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"no_signer_data": {"()": "undersigned.lib.logging.DropRequestData"}},
+    "filters": {"no_signer_data": {"()": "undersigned.web.logging.DropRequestData"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {
         "console": {
@@ -244,4 +244,4 @@ LOGGING = {
         "django.server": {"level": "WARNING"},
     },
 }
-CSRF_FAILURE_VIEW = "undersigned.lib.errors.csrf_failure"
+CSRF_FAILURE_VIEW = "undersigned.web.errors.csrf_failure"

@@ -5,8 +5,8 @@ from django.urls import include, path
 from undersigned.letters import members
 from undersigned.letters import views as letter_views
 from undersigned.letters.urls import organize_patterns
-from undersigned.lib import errors
 from undersigned.signatures import views as signature_views
+from undersigned.web import errors, health
 
 urlpatterns = [
     path("", letter_views.home, name="home"),
@@ -18,8 +18,8 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include("undersigned.api.urls")),
-    path("health", errors.health, name="health"),
-    path("ping", errors.ping, name="ping"),
+    path("health", health.health, name="health"),
+    path("ping", health.ping, name="ping"),
     path("admin/", admin.site.urls),
 ]
 

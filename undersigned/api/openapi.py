@@ -6,7 +6,7 @@ from django.conf import settings
 from django.http import JsonResponse
 
 from undersigned.api.views import api_view
-from undersigned.lib.caching import cached_response
+from undersigned.web.caching import cached_response
 
 _slug = {
     "name": "slug",

@@ -10,12 +10,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from undersigned.letters.models import Letter
-from undersigned.lib.caching import answer, cached_response, letter_key
 from undersigned.signatures.counting import count_entry
 from undersigned.signatures.forms import SignatureForm
 from undersigned.signatures.models import parse_cursor, public_page
 from undersigned.signatures.privacy import client_ip
 from undersigned.signatures.services import SigningError, sign
+from undersigned.web.caching import answer, cached_response, letter_key
 
 
 def error(message: str, status: int, **extra) -> JsonResponse:

@@ -68,7 +68,7 @@ def gate(request, letter: Letter, form: MemberForm | None = None, status: int = 
     )
 
 
-@csrf_exempt  # see lib/http.py
+@csrf_exempt  # see web/http.py
 @sensitive_post_parameters("email")
 @require_POST
 def request_pass(request, slug):
@@ -91,7 +91,7 @@ def request_pass(request, slug):
     return render(request, "letters/members_sent.html", {"letter": letter})
 
 
-@csrf_exempt  # the token is the proof; see lib/http.py
+@csrf_exempt  # the token is the proof; see web/http.py
 @require_http_methods(["GET", "HEAD", "POST"])
 def use_pass(request, token):
     """GET shows a button (mail scanners open links); the POST spends the pass."""

@@ -9,9 +9,9 @@ from django.db import models
 from django.urls import reverse
 from django.utils import timezone
 
-from undersigned.lib.caching import MISSING, forget_cached, letter_key, recent
 from undersigned.lib.markdown import render_markdown
 from undersigned.lib.tokens import derive_key, keyed_hash
+from undersigned.web.caching import MISSING, forget_cached, letter_key, recent
 
 
 def _new_key_salt() -> str:

@@ -11,12 +11,12 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from undersigned.letters import members
 from undersigned.letters.models import Letter
-from undersigned.lib.caching import cached_response, letter_key, vary_on_cookie
 from undersigned.moderation.models import Policy
 from undersigned.signatures.forms import SignatureForm
 from undersigned.signatures.models import parse_cursor, public_page
 from undersigned.signatures.privacy import client_ip
 from undersigned.signatures.services import LetterNotOpen, SigningError, sign
+from undersigned.web.caching import cached_response, letter_key, vary_on_cookie
 
 
 def get_published_letter(slug: str) -> Letter:
@@ -68,7 +68,7 @@ def letter_context(letter: Letter, request, form=None) -> dict:
     }
 
 
-@csrf_exempt  # see PUBLIC_FORMS_WITHOUT_CSRF in lib/http.py
+@csrf_exempt  # see PUBLIC_FORMS_WITHOUT_CSRF in web/http.py
 @sensitive_post_parameters("name", "email", "affiliation", "department", "comment")
 def detail(request, slug):
     """The letter page. For visitors without a session (nearly everyone, in a surge) each

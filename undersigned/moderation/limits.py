@@ -14,8 +14,8 @@ import time
 
 from django.core.cache import cache
 
-from undersigned.lib.caching import MISSING, SHARED_CACHE, recent
 from undersigned.moderation.models import Policy
+from undersigned.web.caching import MISSING, SHARED_CACHE, recent
 
 # Reasons a signature is flagged (stored in Signature.flag).
 RATE_CLIENT = "rate-client"

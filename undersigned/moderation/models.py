@@ -15,8 +15,8 @@ from django.db import models
 from django.utils import timezone
 
 from undersigned.letters.models import Letter
-from undersigned.lib.caching import MISSING, recent
 from undersigned.lib.config import ConfigError, parse_cidrs
+from undersigned.web.caching import MISSING, recent
 
 COMMON_PROVIDERS = (
     "gmail.com outlook.com hotmail.com live.com yahoo.com icloud.com me.com proton.me "

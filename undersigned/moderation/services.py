@@ -11,9 +11,9 @@ from django.db.models import Count, Q
 from django.utils import timezone
 
 from undersigned.letters.models import Letter
-from undersigned.lib.caching import forget_cached
 from undersigned.moderation.models import Invalidation, audit
 from undersigned.signatures.models import CountDelta, Signature
+from undersigned.web.caching import forget_cached
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from django.conf import settings
 from django.template.loader import render_to_string
 
 from undersigned.db import rows
-from undersigned.lib.caching import MISSING, letter_key, recent
 from undersigned.outbox.models import OutgoingEmail
+from undersigned.web.caching import MISSING, letter_key, recent
 
 
 def _render(kind: str, context: dict) -> tuple[str, str, str]:

@@ -19,8 +19,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from undersigned.letters.models import Letter
-from undersigned.lib.caching import MISSING, SHARED_CACHE, etag_for, letter_key, recent
 from undersigned.signatures.models import CountDelta, Signature
+from undersigned.web.caching import MISSING, SHARED_CACHE, etag_for, letter_key, recent
 
 COUNTER_LOCK_ID = 0x756E6473  # "unds"
 

@@ -15,9 +15,9 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from undersigned.lib.caching import MISSING, recent
 from undersigned.lib.tokens import derive_key, keyed_hash
 from undersigned.signatures.models import DailySalt, Signature
+from undersigned.web.caching import MISSING, recent
 
 
 def client_ip(request) -> str:

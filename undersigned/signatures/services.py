@@ -16,7 +16,6 @@ from undersigned.accounts.models import OrganizerKey
 from undersigned.db import rows
 from undersigned.letters.models import Letter
 from undersigned.lib import sealing
-from undersigned.lib.caching import forget_cached
 from undersigned.lib.emails import canonical_email
 from undersigned.lib.tokens import new_token, token_hash
 from undersigned.moderation import limits, trends
@@ -24,6 +23,7 @@ from undersigned.moderation.models import Policy
 from undersigned.outbox import mail
 from undersigned.signatures import privacy
 from undersigned.signatures.models import CountDelta, Intake, Receipt, Signature, this_hour
+from undersigned.web.caching import forget_cached
 
 
 class SigningError(Exception):

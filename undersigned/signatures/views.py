@@ -10,12 +10,12 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from undersigned.letters.models import Letter
-from undersigned.lib.caching import MISSING, recent
 from undersigned.signatures import services
 from undersigned.signatures.forms import DisplayForm
+from undersigned.web.caching import MISSING, recent
 
 
-@csrf_exempt  # the token is the proof; see lib/http.py
+@csrf_exempt  # the token is the proof; see web/http.py
 @require_http_methods(["GET", "HEAD", "POST"])
 def confirm(request, token):
     try:
@@ -50,7 +50,7 @@ GONE = (
 )
 
 
-@csrf_exempt  # the receipt is the proof; see lib/http.py
+@csrf_exempt  # the receipt is the proof; see web/http.py
 @sensitive_post_parameters("name", "affiliation", "comment")
 @require_http_methods(["GET", "HEAD", "POST"])
 def manage(request, receipt):

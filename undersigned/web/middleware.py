@@ -8,7 +8,7 @@ import logging
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
-from undersigned.lib.http import error_response
+from undersigned.web.http import error_response
 
 log = logging.getLogger(__name__)
 

@@ -1,11 +1,8 @@
-"""Error pages (JSON under /api/) and the health endpoint."""
+"""Error pages: JSON under /api/, a page for people."""
 
 from __future__ import annotations
 
-from django.db import DatabaseError, connection
-from django.http import HttpResponse, JsonResponse
-
-from undersigned.lib.http import error_response
+from undersigned.web.http import error_response
 
 
 def bad_request(request, exception=None):
@@ -31,19 +28,3 @@ def csrf_failure(request, reason=""):
         "The form expired or came from another site. Go back, reload the page and send it again "
         "(this needs cookies for this site).",
     )
-
-
-def ping(request):
-    """The cheapest view: no database. Benchmarks use it as the ceiling for Python here."""
-    return HttpResponse(b"ok", content_type="text/plain")
-
-
-def health(request):
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
-    except DatabaseError:
-        return JsonResponse(
-            {"status": "unavailable", "error": "The database does not answer."}, status=503
-        )
-    return JsonResponse({"status": "ok"})

@@ -1,0 +1,1 @@
+"""Web plumbing: middleware, error and health views, sessions, caching, HTTP helpers."""
