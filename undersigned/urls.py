@@ -4,7 +4,6 @@ from django.urls import include, path
 
 from undersigned.letters import members
 from undersigned.letters import views as letter_views
-from undersigned.letters.urls import organize_patterns
 from undersigned.signatures import views as signature_views
 from undersigned.web import errors, health
 
@@ -14,7 +13,7 @@ urlpatterns = [
     path("v/<str:token>", signature_views.confirm, name="confirm"),
     path("s/<str:receipt>", signature_views.manage, name="manage"),
     path("m/<str:token>", members.use_pass, name="member-pass"),
-    path("organize/", include(organize_patterns)),
+    path("organize/", include("undersigned.organize.urls")),
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include("undersigned.api.urls")),

@@ -1,0 +1,1 @@
+"""Organizer pages: their letters (write, publish, watch, export) and their keys."""
