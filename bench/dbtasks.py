@@ -31,10 +31,11 @@ from pathlib import Path
 from django.db import connection, transaction
 
 from undersigned.letters.models import Letter
+from undersigned.lib.times import this_hour
 from undersigned.lib.tokens import new_token, token_hash
 from undersigned.outbox.models import OutgoingEmail
 from undersigned.signatures import counting, services
-from undersigned.signatures.models import CountDelta, Intake, Signature, this_hour
+from undersigned.signatures.models import CountDelta, Intake, Signature
 
 MASK_62 = 2**62 - 1
 

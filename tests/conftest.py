@@ -13,12 +13,14 @@ from aiosmtpd.controller import Controller
 from django.core import mail
 from django.core.cache import cache
 
+from undersigned.events.fanout import fan_out
+from undersigned.letters import services as letter_services
 from undersigned.letters.models import Letter
 from undersigned.outbox import sending
 from undersigned.outbox.models import OutgoingEmail
-from undersigned.outbox.worker import Worker
 from undersigned.signatures import counting, services
 from undersigned.web.caching import recent
+from undersigned.worker import Worker
 
 BODY = "We ask for **one** thing.\n\n- safe streets\n- clean air\n"
 
@@ -45,19 +47,16 @@ def outsider(django_user_model):
 
 
 def make_letter(organizers=(), status=Letter.Status.OPEN, slug="clean-air", **fields) -> Letter:
-    letter = Letter.objects.create(
+    letter = Letter(
         slug=slug,
         title=fields.pop("title", "Clean air for Riverside"),
         body=BODY,
         addressed_to="Riverside Council",
         **fields,
     )
-    letter.organizers.add(*organizers)
-    if status == Letter.Status.OPEN:
-        letter.publish()
-    elif status == Letter.Status.CLOSED:
-        letter.publish()
-        letter.close()
+    letter_services.create(letter, organizers, via="command", publish=status != Letter.Status.DRAFT)
+    if status == Letter.Status.CLOSED:
+        letter_services.close(letter, via="command")
     return letter
 
 
@@ -78,8 +77,10 @@ def closed_letter(organizer):
 
 def settle() -> None:
     """What the worker does first: record every signature waiting in the intake (which also
-    queues their mails)."""
+    queues their mails), and queue the mails that events set off."""
     while services.record_intake():
+        pass
+    while fan_out():
         pass
 
 

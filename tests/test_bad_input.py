@@ -18,6 +18,7 @@ from django.utils import timezone
 from django.utils.html import escape
 
 from tests.conftest import drain, last_token, settle
+from undersigned.letters import services as letter_services
 from undersigned.letters.models import Letter
 from undersigned.outbox.models import OutgoingEmail
 from undersigned.signatures.models import CountDelta, Signature
@@ -540,7 +541,7 @@ def test_it_answers_404_for_a_link_replaced_by_a_newer_one(client, letter, token
 
 @pytest.mark.parametrize("method", ["get", "post"])
 def test_it_refuses_a_link_for_a_letter_that_closed_meanwhile(client, letter, token, method):
-    Letter.objects.get(pk=letter.pk).close()
+    letter_services.close(Letter.objects.get(pk=letter.pk), via="command")
 
     response = getattr(client, method)(f"/v/{token}")
 

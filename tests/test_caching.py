@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 from django.core.cache import cache
+from django.test import Client
 from django.utils.cache import get_max_age
 
-from tests.conftest import drain
+from tests.conftest import drain, in_threads
+from undersigned.letters import services as letter_services
 from undersigned.signatures import counting
 from undersigned.signatures.models import CountDelta, Signature
 from undersigned.web.caching import recent
@@ -114,5 +116,20 @@ def test_people_with_a_session_get_their_own_page(client, letter, organizer):
 def test_changing_a_letter_drops_this_processes_copies(client, letter):
     client.get("/l/clean-air/")
     letter.title = "Cleaner air"
-    letter.save()
+    letter_services.edit(letter, ["title"], via="command")
+    assert "Cleaner air" in client.get("/l/clean-air/").content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_page_cached_while_a_change_commits_is_dropped_after_the_commit(client, letter):
+    """Another reader may cache the old page between the act and its commit."""
+    from django.db import transaction
+
+    letter.title = "Cleaner air"
+    with transaction.atomic():
+        letter_services.edit(letter, ["title"], via="command")
+        # A reader on another connection still sees the committed, old title, and this
+        # process keeps its page.
+        in_threads(lambda _: Client().get("/l/clean-air/"), [0], threads=1)
+        assert "Cleaner air" not in client.get("/l/clean-air/").content.decode()
     assert "Cleaner air" in client.get("/l/clean-air/").content.decode()

@@ -1055,7 +1055,7 @@ def test_the_invalidation_form_survives_any_fields(letters, operator, fields, ex
             "/admin/letters/letter/{pk}/trending/",
             "/admin/letters/letter/",
             "/admin/signatures/signature/",
-            "/admin/moderation/auditentry/",
+            "/admin/events/event/",
             "/admin/moderation/invalidation/",
         ]
     ),

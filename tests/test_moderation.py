@@ -14,9 +14,10 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests.conftest import drain, last_token, query_plan, settle
+from undersigned.events.models import Event
 from undersigned.letters.models import Letter
 from undersigned.moderation import limits, services, trends
-from undersigned.moderation.models import AuditEntry, Invalidation, Policy, Trend
+from undersigned.moderation.models import Invalidation, Policy, Trend
 from undersigned.outbox.models import OutgoingEmail
 from undersigned.signatures.models import CountDelta, Signature
 
@@ -184,7 +185,7 @@ def test_bulk_invalidation_has_a_dry_run_a_public_reason_an_audit_entry_and_undo
     assert Letter.objects.get().signature_count == 4  # a dry run changes nothing
 
     invalidation = services.invalidate(
-        letter, criteria, "Sock puppets from one domain.", admin_user
+        letter, criteria, "Sock puppets from one domain.", actor=admin_user, via="admin"
     )
     drain()
     assert invalidation.count == 3 and Letter.objects.get().signature_count == 1
@@ -192,14 +193,14 @@ def test_bulk_invalidation_has_a_dry_run_a_public_reason_an_audit_entry_and_undo
     assert "3 signatures removed. Sock puppets from one domain." in page
     api = Client().get(f"/api/v1/letters/{letter.slug}").json()
     assert api["invalidations"][0]["count"] == 3
-    entry = AuditEntry.objects.get(action="invalidate")
-    assert entry.actor == admin_user and entry.detail["count"] == 3
+    entry = Event.objects.get(kind="signatures.invalidated")
+    assert entry.actor == admin_user and entry.data["count"] == 3
 
-    assert services.undo(invalidation, admin_user) == 3
-    assert services.undo(invalidation, admin_user) == 0  # twice is harmless
+    assert services.undo(invalidation, actor=admin_user, via="admin") == 3
+    assert services.undo(invalidation, actor=admin_user, via="admin") == 0  # twice is harmless
     drain()
     assert Letter.objects.get().signature_count == 4
-    assert AuditEntry.objects.filter(action="undo-invalidation").count() == 1
+    assert Event.objects.filter(kind="signatures.restored").count() == 1
     from django.core.management import call_command
 
     call_command("reconcile")
@@ -219,7 +220,9 @@ def test_invalidating_looks_for_the_signatures_outside_its_write_transaction(let
         return execute(sql, params, many, context)
 
     with connection.execute_wrapper(note):
-        made = services.invalidate(letter, services.Criteria(domain="sock.example"), "P.", None)
+        made = services.invalidate(
+            letter, services.Criteria(domain="sock.example"), "P.", via="command"
+        )
     assert made.count == 3
     # On SQLite a write transaction holds every writer (signing too) until it commits: the
     # search through a surge's rows must not run inside one.
@@ -243,7 +246,9 @@ def test_an_invalidation_takes_only_what_is_still_counted_when_it_writes(letter,
             return self.ids
 
     monkeypatch.setattr(services, "matching", Stale)
-    made = services.invalidate(letter, services.Criteria(domain="sock.example"), "P.", None)
+    made = services.invalidate(
+        letter, services.Criteria(domain="sock.example"), "P.", via="command"
+    )
     assert made.count == 2 and Signature.objects.filter(invalidation=made).count() == 2
     assert CountDelta.objects.get().signatures == -2  # what the count loses: the two left
 
@@ -297,6 +302,7 @@ def test_the_trending_report_looks_back_as_far_as_asked(admin_client, letter):
 
 def alerts() -> list[tuple[str, str]]:
     """(recipient, first line) of every trend alert mailed so far."""
+    settle()
     mails = OutgoingEmail.objects.filter(kind="trend-alert").order_by("id")
     return [(m.to, m.body_text.splitlines()[0]) for m in mails]
 
@@ -318,7 +324,7 @@ def test_operators_get_one_alert_per_key_and_hour_past_the_threshold(letter, dja
         for i in range(3):
             sign_and_confirm(letter, f"t{i}@sock.example", ip="198.51.100.7")
     assert len(alerts()) == 4  # a new hour
-    assert AuditEntry.objects.filter(action="trend-alert").count() == 4
+    assert Event.objects.filter(kind="trend.alert").count() == 4
 
 
 def test_a_lowered_threshold_alerts_at_the_next_signature(letter, django_user_model):
@@ -438,4 +444,4 @@ def test_the_command_line_pauses_and_resumes(client, letter):
     call_command("pause", "--resume")
     call_command("pause", letter.slug, "--resume")
     assert 'name="email"' in Client().get(f"/l/{letter.slug}/").content.decode()
-    assert AuditEntry.objects.filter(action="pause").count() == 2
+    assert Event.objects.filter(kind__in=["letter.paused", "instance.paused"]).count() == 2

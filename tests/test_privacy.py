@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from tests.conftest import drain, last_token, make_letter, settle
 from undersigned.accounts.models import OrganizerKey
+from undersigned.letters import services as letter_services
 from undersigned.letters.models import Letter
 from undersigned.lib import sealing
 from undersigned.outbox.models import OutgoingEmail
@@ -434,7 +435,7 @@ def test_purge_destroys_a_closed_letters_key_after_its_delay(client, letter):
     client.post(f"/v/{last_token()}")
     letter.purge_after_days = 10
     letter.save()
-    letter.close()
+    letter_services.close(letter, via="command")
     with time_machine.travel(timezone.now() + timedelta(days=9)):
         assert purge()["letter keys destroyed"] == 0
     with time_machine.travel(timezone.now() + timedelta(days=11)):

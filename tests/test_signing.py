@@ -9,6 +9,7 @@ import time_machine
 from django.utils import timezone
 
 from tests.conftest import Inbox, drain, last_token, query_plan, settle
+from undersigned.letters import services as letter_services
 from undersigned.letters.models import Letter
 from undersigned.outbox.models import OutgoingEmail
 from undersigned.signatures.models import Signature
@@ -148,7 +149,7 @@ def test_an_expired_link_cannot_confirm(client, letter, settings):
 
 def test_a_link_for_a_letter_closed_meanwhile_cannot_confirm(client, letter):
     sign(client, letter)
-    letter.close()
+    letter_services.close(letter, via="command")
     response = client.post(f"/v/{last_token()}")
     assert response.status_code == 409
     assert Signature.objects.get().status == Signature.Status.PENDING
@@ -249,7 +250,7 @@ def test_a_new_title_shows_in_the_next_mail(client, letter):
     sign(client, letter, email="one@example.org")
     settle()
     letter.title = "Cleaner air for Riverside"
-    letter.save()
+    letter_services.edit(letter, ["title"], via="command")
     sign(client, letter, email="two@example.org")
     settle()
     first, second = OutgoingEmail.objects.order_by("id")

@@ -92,6 +92,7 @@ INSTALLED_APPS = [
     "undersigned.api",
     "undersigned.ops",
     "undersigned.moderation",
+    "undersigned.events",
 ]
 
 MIDDLEWARE = [

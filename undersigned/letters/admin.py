@@ -1,13 +1,15 @@
 from django import forms
 from django.conf import settings
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.db import transaction
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path
 
+from undersigned import events
+from undersigned.letters import services
 from undersigned.letters.models import Letter
 from undersigned.moderation import trends
-from undersigned.moderation.models import audit
 
 
 class TrendingWindowForm(forms.Form):
@@ -45,7 +47,10 @@ class LetterAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "visibility", "signing_paused"]
     search_fields = ["title", "slug", "addressed_to"]
+    # The state changes only through the actions below (the letters' verbs), never by hand.
     readonly_fields = [
+        "status",
+        "signing_paused",
         "signature_count",
         "verified_count",
         "counted_at",
@@ -56,7 +61,13 @@ class LetterAdmin(admin.ModelAdmin):
         "key_destroyed_at",
     ]
     filter_horizontal = ["organizers"]
-    actions = ["close_letters", "pause_signing", "resume_signing"]
+    actions = [
+        "publish_letters",
+        "close_letters",
+        "reopen_letters",
+        "pause_signing",
+        "resume_signing",
+    ]
     change_form_template = "admin/letters/letter/change_form.html"
 
     def get_urls(self):
@@ -85,30 +96,60 @@ class LetterAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/letters/letter/trending.html", context)
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        audit(
-            request.user,
-            "letter-change" if change else "letter-add",
-            obj,
-            changed=form.changed_data,
+        if change:
+            fields = [name for name in form.changed_data if name != "organizers"]
+            services.edit(obj, fields, actor=request.user, via="admin")
+        else:
+            services.create(obj, actor=request.user, via="admin")
+
+    def save_related(self, request, form, formsets, change):
+        letter = form.instance
+        before = set(letter.organizers.all()) if change else set()
+        after = set(form.cleaned_data.get("organizers", before))
+        services.change_organizers(
+            letter, after - before, before - after, actor=request.user, via="admin"
         )
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
+    def delete_model(self, request, obj):
+        with transaction.atomic():
+            events.record("letter.deleted", actor=request.user, via="admin", slug=obj.slug)
+            obj.delete()
+
+    def delete_queryset(self, request, queryset):
+        for letter in queryset:
+            self.delete_model(request, letter)
+
+    def _each(self, request, queryset, verb, done: str) -> None:
+        """Apply a letter verb to each selected letter; say which it could not apply to."""
+        changed = 0
+        for letter in queryset:
+            try:
+                verb(letter, actor=request.user, via="admin")
+            except services.LetterError as exc:
+                self.message_user(request, f"{letter.slug}: {exc}", messages.WARNING)
+            else:
+                changed += 1
+        if changed:
+            self.message_user(request, f"{done}: {changed} letter{'s' if changed != 1 else ''}.")
+
+    @admin.action(description="Publish the selected drafts")
+    def publish_letters(self, request, queryset):
+        self._each(request, queryset, services.publish, "Published")
 
     @admin.action(description="Close the selected letters to new signatures")
     def close_letters(self, request, queryset):
-        for letter in queryset.filter(status=Letter.Status.OPEN):
-            letter.close()
-            audit(request.user, "close", letter)
+        self._each(request, queryset, services.close, "Closed")
+
+    @admin.action(description="Reopen the selected closed letters")
+    def reopen_letters(self, request, queryset):
+        self._each(request, queryset, services.reopen, "Reopened")
 
     @admin.action(description="Pause signing on the selected letters (kill switch)")
     def pause_signing(self, request, queryset):
-        for letter in queryset:
-            letter.signing_paused = True
-            letter.save(update_fields=["signing_paused"])
-            audit(request.user, "pause", letter)
+        self._each(request, queryset, services.pause, "Signing paused")
 
     @admin.action(description="Resume signing on the selected letters")
     def resume_signing(self, request, queryset):
-        for letter in queryset:
-            letter.signing_paused = False
-            letter.save(update_fields=["signing_paused"])
-            audit(request.user, "resume", letter)
+        self._each(request, queryset, services.resume, "Signing resumed")

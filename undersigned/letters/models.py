@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from undersigned.lib.markdown import render_markdown
 from undersigned.lib.tokens import derive_key, keyed_hash
-from undersigned.web.caching import MISSING, forget_cached, letter_key, recent
+from undersigned.web.caching import MISSING, letter_key, recent
 
 
 def _new_key_salt() -> str:
@@ -154,10 +154,6 @@ class Letter(models.Model):
     def __str__(self) -> str:
         return self.title
 
-    def save(self, *args, **kwargs):
-        super().save(*args, **kwargs)
-        forget_cached(self.slug)
-
     def get_absolute_url(self) -> str:
         return reverse("letters:detail", args=[self.slug])
 
@@ -206,27 +202,6 @@ class Letter(models.Model):
 
     def count_is_public(self) -> bool:
         return not (self.members_only and self.hide_count)
-
-    def destroy_key(self) -> None:
-        """Make this letter's email hashes impossible to recompute, even with the secret."""
-        self.key_salt = ""
-        self.key_destroyed_at = timezone.now()
-        self.save(update_fields=["key_salt", "key_destroyed_at"])
-
-    def publish(self) -> None:
-        now = timezone.now()
-        self.status = self.Status.OPEN
-        self.published_at = self.published_at or now
-        self.closed_at = None
-        self.updated_at = now
-        self.save(update_fields=["status", "published_at", "closed_at", "updated_at"])
-
-    def close(self) -> None:
-        now = timezone.now()
-        self.status = self.Status.CLOSED
-        self.closed_at = now
-        self.updated_at = now
-        self.save(update_fields=["status", "closed_at", "updated_at"])
 
     def to_dict(self) -> LetterDict:
         def iso(value):

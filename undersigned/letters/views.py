@@ -9,9 +9,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 
-from undersigned.letters import members
+from undersigned.letters import members, services
 from undersigned.letters.models import Letter
-from undersigned.moderation.models import Policy
 from undersigned.signatures.forms import SignatureForm
 from undersigned.signatures.models import parse_cursor, public_page
 from undersigned.signatures.privacy import client_ip
@@ -51,15 +50,9 @@ def letter_context(letter: Letter, request, form=None) -> dict:
     except ValueError:
         after = None
     signatories, next_cursor = public_page(letter, after)
-    policy = Policy.current()
-    paused = ""
-    if policy.signing_paused or letter.signing_paused:
-        paused = (policy.pause_message if policy.signing_paused else letter.pause_message) or (
-            "Signing is paused for a short while. Please come back later."
-        )
     return {
         "letter": letter,
-        "signing_paused": paused,
+        "signing_paused": services.pause_message(letter),
         "invalidations": letter.invalidations.filter(undone_at__isnull=True),
         "form": form if form is not None else SignatureForm(),
         "signatories": signatories,

@@ -3,7 +3,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 
 from undersigned.moderation import services
-from undersigned.moderation.models import AuditEntry, Invalidation, Policy, audit
+from undersigned.moderation.models import Invalidation, Policy
 
 
 @admin.register(Policy)
@@ -46,8 +46,7 @@ class PolicyAdmin(admin.ModelAdmin):
         return False
 
     def save_model(self, request, obj, form, change):
-        super().save_model(request, obj, form, change)
-        audit(request.user, "policy", changed=form.changed_data)
+        services.change_policy(obj, form.changed_data, actor=request.user, via="admin")
 
 
 class InvalidationForm(forms.ModelForm):
@@ -107,27 +106,16 @@ class InvalidationAdmin(admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             return
-        created = services.invalidate(obj.letter, form.criteria, obj.reason, request.user)
+        created = services.invalidate(
+            obj.letter, form.criteria, obj.reason, actor=request.user, via="admin"
+        )
         obj.pk = created.pk
         obj.count = created.count
 
     @admin.action(description="Undo: count the selected invalidations' signatures again")
     def undo(self, request, queryset):
-        total = sum(services.undo(invalidation, request.user) for invalidation in queryset)
+        total = sum(
+            services.undo(invalidation, actor=request.user, via="admin")
+            for invalidation in queryset
+        )
         messages.success(request, f"{total} signatures are counted again.")
-
-
-@admin.register(AuditEntry)
-class AuditEntryAdmin(admin.ModelAdmin):
-    list_display = ["created_at", "actor", "action", "letter"]
-    list_filter = ["action"]
-    readonly_fields = ["created_at", "actor", "action", "letter", "detail"]
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

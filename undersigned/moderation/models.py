@@ -1,5 +1,5 @@
 """Operator tools: the abuse policy (tunable at run time in the admin), bulk invalidations
-with undo, and the audit log of operator and organizer actions."""
+with undo, and the trending counts. Every operator act is an event (``undersigned.events``)."""
 
 from __future__ import annotations
 
@@ -219,29 +219,3 @@ class Trend(models.Model):
 
     def __str__(self) -> str:
         return f"{self.signatures} from {self.key} on {self.letter_id} at {self.hour:%Y-%m-%d %H}h"
-
-
-class AuditEntry(models.Model):
-    actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    action = models.CharField(max_length=60)
-    letter = models.ForeignKey(Letter, null=True, on_delete=models.SET_NULL, related_name="+")
-    detail = models.JSONField(default=dict)
-    created_at = models.DateTimeField(default=timezone.now)
-
-    class Meta:
-        ordering = ["-created_at"]
-        verbose_name_plural = "audit entries"
-
-    def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.actor} {self.action}"
-
-
-def audit(actor, action: str, letter=None, **detail) -> AuditEntry:
-    return AuditEntry.objects.create(
-        actor=actor if getattr(actor, "pk", None) else None,
-        action=action,
-        letter=letter,
-        detail=detail,
-    )

@@ -1,5 +1,6 @@
-"""Bulk invalidation (with a dry run, a public reason, an audit entry and undo). The admin and
-the `invalidate` command both call these; the trending report is in ``trends``."""
+"""Operators' verbs: bulk invalidation (with a dry run, a public reason and undo), the
+instance-wide kill switch and the abuse policy. The admin and the commands call these; each
+records its event. The trending report is in ``trends``."""
 
 from __future__ import annotations
 
@@ -10,10 +11,10 @@ from django.db import transaction
 from django.db.models import Count, Q
 from django.utils import timezone
 
+from undersigned import events
 from undersigned.letters.models import Letter
-from undersigned.moderation.models import Invalidation, audit
+from undersigned.moderation.models import Invalidation, Policy
 from undersigned.signatures.models import CountDelta, Signature
-from undersigned.web.caching import forget_cached
 
 
 @dataclass(frozen=True)
@@ -62,7 +63,9 @@ def dry_run(letter: Letter, criteria: Criteria) -> int:
 _CHUNK = 500  # signatures per UPDATE when invalidating
 
 
-def invalidate(letter: Letter, criteria: Criteria, reason: str, actor) -> Invalidation:
+def invalidate(
+    letter: Letter, criteria: Criteria, reason: str, *, actor=None, via: str
+) -> Invalidation:
     """Take the signatures that match out of the count, with ``reason`` shown publicly.
 
     The matching rows are found first, by a read: in a surge a letter has a million rows to
@@ -93,20 +96,19 @@ def invalidate(letter: Letter, criteria: Criteria, reason: str, actor) -> Invali
         invalidation.save(update_fields=["count"])
         if counted:
             CountDelta.objects.create(letter=letter, signatures=-counted, verified=-verified)
-        audit(
-            actor,
-            "invalidate",
-            letter,
+        events.record(
+            "signatures.invalidated",
+            letter=letter,
+            actor=actor,
+            via=via,
             invalidation=invalidation.pk,
             count=counted,
             reason=reason,
-            criteria=criteria.as_json(),
         )
-    forget_cached(letter.slug)
     return invalidation
 
 
-def undo(invalidation: Invalidation, actor) -> int:
+def undo(invalidation: Invalidation, *, actor=None, via: str) -> int:
     """Put the signatures back into the count; returns how many."""
     with transaction.atomic():
         locked = Invalidation.objects.select_for_update().get(pk=invalidation.pk)
@@ -121,6 +123,40 @@ def undo(invalidation: Invalidation, actor) -> int:
             CountDelta.objects.create(
                 letter_id=locked.letter_id, signatures=counts["n"], verified=counts["v"]
             )
-        audit(actor, "undo-invalidation", locked.letter, invalidation=locked.pk, count=counts["n"])
-    forget_cached(locked.letter.slug)
+        events.record(
+            "signatures.restored",
+            letter=locked.letter,
+            actor=actor,
+            via=via,
+            invalidation=locked.pk,
+            count=counts["n"],
+        )
     return counts["n"]
+
+
+def change_policy(policy: Policy, fields: list[str], *, actor=None, via: str) -> Policy:
+    """Save the abuse policy (an edited instance); every app server uses it within seconds."""
+    with transaction.atomic():
+        policy.save()
+        events.record("policy.changed", actor=actor, via=via, fields=sorted(fields))
+    return policy
+
+
+def pause_everywhere(message: str = "", *, actor=None, via: str) -> Policy:
+    """The instance-wide kill switch: every letter's form gives way to ``message``."""
+    with transaction.atomic():
+        policy = Policy.objects.select_for_update().filter(pk=1).first() or Policy(pk=1)
+        policy.signing_paused = True
+        policy.pause_message = message or policy.pause_message
+        policy.save()
+        events.record("instance.paused", actor=actor, via=via, message=policy.pause_message)
+    return policy
+
+
+def resume_everywhere(*, actor=None, via: str) -> Policy:
+    with transaction.atomic():
+        policy = Policy.objects.select_for_update().filter(pk=1).first() or Policy(pk=1)
+        policy.signing_paused = False
+        policy.save()
+        events.record("instance.resumed", actor=actor, via=via)
+    return policy

@@ -18,9 +18,10 @@ from functools import lru_cache
 from django.db import connection
 from django.utils import timezone
 
+from undersigned import events
 from undersigned.db import rows
 from undersigned.letters.models import Letter
-from undersigned.moderation.models import Policy, Trend, audit
+from undersigned.moderation.models import Policy, Trend
 
 FIELDS = (Trend.Field.DOMAIN, Trend.Field.CLIENT)
 _CHUNK = 1000  # rows per statement: 7,000 parameters, under every database's limit
@@ -55,8 +56,18 @@ def record(letters: dict[int, Letter], signatures: Iterable[tuple[int, dict]], h
             over += [row for row in cursor.fetchall() if row[4] > threshold and not row[5]]
     if over:
         Trend.objects.filter(pk__in=[row[0] for row in over]).update(alerted=True)
-        for _, letter_id, field, key, count, _ in over:
-            _alert(letters[letter_id], field, key, count, threshold, hour)
+        for trend_id, letter_id, field, _key, count, _ in over:
+            # The worker's fan-out mails it to the operators; the key stays on the trend row.
+            events.record(
+                "trend.alert",
+                letter=letters[letter_id],
+                via="worker",
+                trend=trend_id,
+                field=field,
+                count=count,
+                threshold=threshold,
+                hour=hour.isoformat(),
+            )
 
 
 @lru_cache(maxsize=32)
@@ -78,13 +89,6 @@ def _upsert_sql(n: int) -> str:
         f"{flagged} = {table}.{flagged} + excluded.{flagged} "
         f"RETURNING {returned}"
     )
-
-
-def _alert(letter: Letter, field: str, key: str, count: int, threshold: int, hour) -> None:
-    from undersigned.outbox import mail
-
-    audit(None, "trend-alert", letter, field=field, key=key, hour=hour.isoformat(), count=count)
-    mail.send_trend_alert(letter, field, key, count, threshold, hour)
 
 
 def report(letter: Letter, hours: int = 24, top: int = 10) -> dict[str, list]:

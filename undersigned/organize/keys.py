@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.shortcuts import redirect, render
 
-from undersigned.accounts.models import OrganizerKey
+from undersigned.accounts import services
 from undersigned.lib import sealing
 
 
@@ -34,7 +34,7 @@ def keys(request):
     if request.method == "POST" and form.is_valid():
         try:
             with transaction.atomic():
-                OrganizerKey.objects.register(request.user, **form.cleaned_data)
+                services.add_key(request.user, **form.cleaned_data, actor=request.user, via="web")
         except IntegrityError:
             form.add_error("public_key", "This key is registered already.")
         else:

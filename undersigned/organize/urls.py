@@ -10,6 +10,7 @@ urlpatterns = [
     path("<slug:slug>/", views.letter, name="letter"),
     path("<slug:slug>/preview/", views.preview, name="preview"),
     path("<slug:slug>/publish/", views.publish, name="publish"),
+    path("<slug:slug>/reopen/", views.reopen, name="reopen"),
     path("<slug:slug>/close/", views.close, name="close"),
     path("<slug:slug>/export.<str:fmt>", views.export, name="export"),
 ]

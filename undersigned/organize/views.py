@@ -4,18 +4,16 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.db.models import Count, Q
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from undersigned.accounts.models import OrganizerKey
+from undersigned.letters import services
 from undersigned.letters.forms import LetterForm
 from undersigned.letters.models import Letter
 from undersigned.letters.views import letter_context
-from undersigned.signatures import export as exports
 from undersigned.signatures.models import Signature
 
 
@@ -42,9 +40,9 @@ def dashboard(request):
 def create(request):
     form = LetterForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        with transaction.atomic():
-            letter = form.save()
-            letter.organizers.add(request.user)
+        letter = services.create(
+            form.save(commit=False), [request.user], actor=request.user, via="web"
+        )
         messages.success(request, "Draft saved. Preview it, then publish when it is ready.")
         return redirect("organize:letter", slug=letter.slug)
     return render(request, "organize/edit.html", {"form": form}, status=400 if form.errors else 200)
@@ -55,9 +53,7 @@ def letter(request, slug):
     letter = _get_letter_for_organizer(request, slug)
     form = LetterForm(request.POST or None, instance=letter)
     if request.method == "POST" and form.is_valid():
-        letter = form.save(commit=False)
-        letter.updated_at = timezone.now()
-        letter.save()
+        services.edit(form.save(commit=False), form.changed_data, actor=request.user, via="web")
         messages.success(request, "Saved.")
         return redirect("organize:letter", slug=letter.slug)
     counts = _with_counts(Letter.objects.filter(pk=letter.pk)).values("confirmed", "pending")[0]
@@ -78,34 +74,45 @@ def preview(request, slug):
     )
 
 
+def _act(request, slug, verb, done: str):
+    """Apply a letter verb for the organizer; its refusal becomes a message on the page."""
+    letter = _get_letter_for_organizer(request, slug)
+    try:
+        verb(letter, actor=request.user, via="web")
+    except services.LetterError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, done)
+    return redirect("organize:letter", slug=letter.slug)
+
+
 @login_required
 @require_POST
 def publish(request, slug):
-    letter = _get_letter_for_organizer(request, slug)
-    letter.publish()
-    messages.success(request, "Published: the letter is open for signatures.")
-    return redirect("organize:letter", slug=letter.slug)
+    return _act(request, slug, services.publish, "Published: the letter is open for signatures.")
+
+
+@login_required
+@require_POST
+def reopen(request, slug):
+    return _act(request, slug, services.reopen, "Reopened: the letter takes signatures again.")
 
 
 @login_required
 @require_POST
 def close(request, slug):
-    letter = _get_letter_for_organizer(request, slug)
-    if letter.status != Letter.Status.OPEN:
-        messages.error(request, "Only an open letter can be closed.")
-    else:
-        letter.close()
-        messages.success(request, "Closed: the letter no longer takes signatures.")
-    return redirect("organize:letter", slug=letter.slug)
+    return _act(request, slug, services.close, "Closed: the letter no longer takes signatures.")
 
 
 @login_required
 def export(request, slug, fmt):
     letter = _get_letter_for_organizer(request, slug)
-    if fmt not in exports.FORMATS:
-        raise Http404("Unknown export format")
+    try:
+        rows = services.export(letter, fmt, actor=request.user, via="web")
+    except services.LetterError:
+        raise Http404("Unknown export format") from None
     content_type = "text/csv; charset=utf-8" if fmt == "csv" else "application/json"
-    response = StreamingHttpResponse(exports.export(letter, fmt), content_type=content_type)
+    response = StreamingHttpResponse(rows, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{letter.slug}-signatures.{fmt}"'
     response["Cache-Control"] = "private, no-store"
     return response

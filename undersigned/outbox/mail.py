@@ -89,21 +89,3 @@ def send_already_signed(to: str, letter, receipt: str) -> None:
 def send_member_pass(to: str, letter, token: str) -> None:
     """Members-only letters are always discreet."""
     enqueue("member-pass", to, {"url": _link("m", token)}, settings.DISCREET_FROM_EMAIL)
-
-
-def send_trend_alert(letter, field: str, key: str, count: int, threshold: int, hour) -> None:
-    """To every active operator (superuser) with an address."""
-    from django.contrib.auth import get_user_model
-
-    operators = get_user_model().objects.filter(is_superuser=True, is_active=True)
-    context = {
-        "letter": letter,
-        "field": field,
-        "key": key,
-        "count": count,
-        "threshold": threshold,
-        "hour": hour,
-    }
-    for user in operators:
-        if user.email:
-            enqueue("trend-alert", user.email, context)

@@ -11,16 +11,12 @@ from django.utils import timezone
 
 from undersigned.db import rows
 from undersigned.letters.models import Letter
+from undersigned.lib.times import this_hour
 
 
 def random_order_key() -> int:
     """Public lists are ordered by this random key, so order reveals nothing about time."""
     return secrets.randbits(62)
-
-
-def this_hour():
-    """Times that concern a signer are kept to the hour, never the second."""
-    return timezone.now().replace(minute=0, second=0, microsecond=0)
 
 
 class SignatureQuerySet(models.QuerySet):

@@ -7,6 +7,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
+from undersigned import events
+from undersigned.letters import services
 from undersigned.letters.models import Letter, MemberPass
 from undersigned.moderation import trends
 from undersigned.outbox.models import OutgoingEmail
@@ -43,9 +45,10 @@ def purge(now=None) -> dict[str, int]:
     destroyed = 0
     for letter in closed:
         if letter.closed_at + timedelta(days=letter.purge_after_days) <= now:
-            letter.destroy_key()
+            services.destroy_key(letter)
             destroyed += 1
     done["letter keys destroyed"] = destroyed
+    done["old events deleted"] = events.forget_old(now)
     return done
 
 

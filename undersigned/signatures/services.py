@@ -14,15 +14,16 @@ from django.db import transaction
 
 from undersigned.accounts.models import OrganizerKey
 from undersigned.db import rows
+from undersigned.letters import services as letter_services
 from undersigned.letters.models import Letter
 from undersigned.lib import sealing
 from undersigned.lib.emails import canonical_email
+from undersigned.lib.times import this_hour
 from undersigned.lib.tokens import new_token, token_hash
 from undersigned.moderation import limits, trends
-from undersigned.moderation.models import Policy
 from undersigned.outbox import mail
 from undersigned.signatures import privacy
-from undersigned.signatures.models import CountDelta, Intake, Receipt, Signature, this_hour
+from undersigned.signatures.models import CountDelta, Intake, Receipt, Signature
 from undersigned.web.caching import forget_cached
 
 
@@ -80,10 +81,9 @@ def sign(letter: Letter, data: SignatureData, ip: str = "", honeypot: bool = Fal
     """
     if not letter.accepts_signatures:
         raise LetterNotOpen("This letter is closed and no longer takes signatures.")
-    policy = Policy.current()
-    if policy.signing_paused or letter.signing_paused:
-        message = policy.pause_message if policy.signing_paused else letter.pause_message
-        raise SigningPaused(message or "Signing is paused for a short while; come back later.")
+    paused = letter_services.pause_message(letter)
+    if paused:
+        raise SigningPaused(paused)
     canonical = canonical_email(data.email)
     verified_domain = letter.verified_domain(canonical.rpartition("@")[2])
     if letter.members_only and not verified_domain:

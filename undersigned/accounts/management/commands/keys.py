@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError, IntegrityError, transaction
 
+from undersigned.accounts import services
 from undersigned.accounts.models import OrganizerKey
 from undersigned.lib import sealing
 
@@ -160,7 +161,7 @@ class Command(BaseCommand):
             )
         try:
             with transaction.atomic():
-                return OrganizerKey.objects.register(user, public, label)
+                return services.add_key(user, public, label, via="command")
         except IntegrityError:
             raise CommandError("This public key is registered already.") from None
 

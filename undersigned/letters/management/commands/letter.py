@@ -8,8 +8,8 @@ from pathlib import Path
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
-from django.db import transaction
 
+from undersigned.letters import services
 from undersigned.letters.forms import LetterForm
 from undersigned.letters.models import Letter
 from undersigned.lib import sealing
@@ -117,11 +117,7 @@ class Command(BaseCommand):
                 for name, errors in form.errors.items()
             )
             raise CommandError(f"The letter was not created. {problems}")
-        with transaction.atomic():
-            letter = form.save()
-            letter.organizers.add(*users)
-            if publish:
-                letter.publish()
+        letter = services.create(form.save(commit=False), users, via="command", publish=publish)
         state = "published" if publish else "saved as a draft"
         self.stdout.write(f"Letter {letter.slug!r} {state}: {letter.get_absolute_url()}")
 
@@ -155,7 +151,7 @@ class Command(BaseCommand):
             )
         private_key = self._open_key(key, passphrase_file) if key else None
         out = sys.stdout
-        for chunk in exports.export(letter, format, private_key):
+        for chunk in services.export(letter, format, private_key, via="command"):
             out.write(chunk)
         out.flush()
 

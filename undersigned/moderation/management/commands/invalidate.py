@@ -45,7 +45,7 @@ class Command(BaseCommand):
             invalidation = Invalidation.objects.filter(pk=undo).first()
             if invalidation is None:
                 raise CommandError(f"There is no invalidation {undo}.")
-            count = services.undo(invalidation, None)
+            count = services.undo(invalidation, via="command")
             self.stdout.write(f"Undone: {count} signatures are counted again.")
             return
         letter = Letter.objects.filter(slug=slug or "").first()
@@ -65,7 +65,7 @@ class Command(BaseCommand):
             return
         if not reason.strip():
             raise CommandError("Give a --reason: it is shown publicly with the count removed.")
-        invalidation = services.invalidate(letter, criteria, reason.strip(), None)
+        invalidation = services.invalidate(letter, criteria, reason.strip(), via="command")
         self.stdout.write(
             f"Invalidation {invalidation.pk}: {invalidation.count} signatures removed from the "
             f"count. Undo with: undersigned invalidate --undo {invalidation.pk}"

@@ -2,8 +2,9 @@
 
 from django.core.management.base import BaseCommand, CommandError
 
+from undersigned.letters import services
 from undersigned.letters.models import Letter
-from undersigned.moderation.models import Policy, audit
+from undersigned.moderation import services as moderation
 
 
 class Command(BaseCommand):
@@ -15,19 +16,21 @@ class Command(BaseCommand):
         parser.add_argument("--resume", action="store_true")
 
     def handle(self, *args, slug, message, resume, **_):
-        if slug:
-            letter = Letter.objects.filter(slug=slug).first()
-            if letter is None:
-                raise CommandError(f"There is no letter {slug!r}.")
-            letter.signing_paused = not resume
-            letter.pause_message = message or letter.pause_message
-            letter.save(update_fields=["signing_paused", "pause_message"])
-            target = f"letter {slug!r}"
-        else:
-            policy = Policy.current()
-            policy.signing_paused = not resume
-            policy.pause_message = message or policy.pause_message
-            policy.save()
-            letter, target = None, "every letter"
-        audit(None, "resume" if resume else "pause", letter, via="command line")
-        self.stdout.write(f"Signing {'resumed' if resume else 'paused'} on {target}.")
+        if not slug:
+            if resume:
+                moderation.resume_everywhere(via="command")
+            else:
+                moderation.pause_everywhere(message, via="command")
+            self.stdout.write(f"Signing {'resumed' if resume else 'paused'} on every letter.")
+            return
+        letter = Letter.objects.filter(slug=slug).first()
+        if letter is None:
+            raise CommandError(f"There is no letter {slug!r}.")
+        try:
+            if resume:
+                services.resume(letter, via="command")
+            else:
+                services.pause(letter, message, via="command")
+        except services.LetterError as exc:
+            raise CommandError(str(exc)) from None
+        self.stdout.write(f"Signing {'resumed' if resume else 'paused'} on letter {slug!r}.")

@@ -12,13 +12,16 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from undersigned.letters import services
 from undersigned.letters.models import Letter
 from undersigned.lib.emails import canonical_email
+from undersigned.lib.times import this_hour
 from undersigned.signatures.counting import reconcile
-from undersigned.signatures.models import Signature, this_hour
+from undersigned.signatures.models import Signature
 
 SLUG = "better-bike-lanes"
 TITLE = "Safe bike lanes on Harbour Road before winter"
+ADDRESSED_TO = "Riverside Town Council"
 BODY = """\
 To the Riverside Town Council,
 
@@ -103,14 +106,19 @@ class Command(BaseCommand):
             organizer.set_password(password)
             organizer.is_staff = organizer.is_superuser = True
             organizer.save()
-            letter, created = Letter.objects.get_or_create(
-                slug=SLUG,
-                defaults={"title": TITLE, "body": BODY, "addressed_to": "Riverside Town Council"},
-            )
-            letter.organizers.add(organizer)
-            if created:
-                letter.publish()
+            letter = Letter.objects.filter(slug=SLUG).first()
+            if letter is None:
+                letter = services.create(
+                    Letter(
+                        slug=SLUG, title=TITLE, body=BODY, addressed_to="Riverside Town Council"
+                    ),
+                    [organizer],
+                    via="command",
+                    publish=True,
+                )
                 self._sign(letter, signatures)
+            elif not letter.organizers.filter(pk=organizer.pk).exists():
+                services.change_organizers(letter, [organizer], via="command")
         reconcile()
         letter.refresh_from_db()
         self.stdout.write(

@@ -1,0 +1,119 @@
+"""The registry of event kinds: for each, who may see it, how it reads, which data it may
+hold, which mails it sets off and how long it is kept.
+
+An event never holds a signer's identity: no email address, name, affiliation, comment,
+client-address hash or exact time of a signature (tests/test_events.py walks this registry).
+Kinds that the worker records (a milestone, an alert) are dated to the hour, since the moment
+they happened can date the signature that caused them; only a person's own act (an
+organizer's, an operator's) is dated exactly.
+
+To add a kind: one entry below, then ``events.record("the.kind", letter=..., actor=..., **data)``
+inside the transaction of the act (CONTRIBUTING.md has the recipe)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from enum import StrEnum
+
+from undersigned.events.models import Audience
+
+
+class FanOut(StrEnum):
+    NONE = "none"
+    ORGANIZERS = "organizers"  # mail every organizer of the letter who has an address
+    OPERATORS = "operators"  # mail every active superuser who has an address
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    audience: Audience
+    text: str  # how it reads on a timeline or in the audit log; ``{key}`` from its data
+    keys: frozenset[str] = frozenset()
+    exact_time: bool = True  # False: dated to the hour (see the module's docstring)
+    fan_out: FanOut = FanOut.NONE
+    mail: str = ""  # the mail kind (templates emails/<mail>-*) that the fan-out sends
+    retention: timedelta | None = None  # None: kept as long as its letter
+
+    def describe(self, data: dict) -> str:
+        return self.text.format_map(_Blank(data))
+
+
+class _Blank(dict):
+    def __missing__(self, key: str) -> str:
+        return ""
+
+
+def _kinds(*kinds: Kind) -> dict[str, Kind]:
+    return {kind.name: kind for kind in kinds}
+
+
+_PUBLIC, _ORGANIZERS, _OPERATORS = Audience.PUBLIC, Audience.ORGANIZERS, Audience.OPERATORS
+_KEY, _MESSAGE = frozenset({"key_id", "user"}), frozenset({"message"})
+
+KINDS = _kinds(
+    # A letter's own life, by its organizers (or an operator).
+    Kind("letter.created", _ORGANIZERS, "Draft created"),
+    Kind("letter.deleted", _OPERATORS, "Letter {slug} deleted", frozenset({"slug"})),
+    Kind("letter.edited", _ORGANIZERS, "Edited: {fields}", frozenset({"fields"})),
+    Kind("letter.organizers", _ORGANIZERS, "Organizers changed", frozenset({"added", "removed"})),
+    Kind("letter.published", _PUBLIC, "Published"),
+    Kind("letter.closed", _PUBLIC, "Closed to new signatures"),
+    Kind("letter.reopened", _PUBLIC, "Reopened for signatures"),
+    Kind("letter.paused", _ORGANIZERS, "Signing paused: {message}", _MESSAGE),
+    Kind("letter.resumed", _ORGANIZERS, "Signing resumed"),
+    Kind("letter.exported", _ORGANIZERS, "Signatures exported ({format})", frozenset({"format"})),
+    Kind(
+        "letter.key_destroyed",
+        _ORGANIZERS,
+        "Hashing key destroyed: no address can be tested against its signatures any more",
+        exact_time=False,
+    ),
+    # Organizers' sealing keys: a stolen account could add one to read later hidden names,
+    # so every organizer of each letter concerned is told.
+    Kind(
+        "key.added",
+        _ORGANIZERS,
+        "Key {key_id} added for {user}",
+        _KEY,
+        fan_out=FanOut.ORGANIZERS,
+        mail="key-added",
+    ),
+    Kind(
+        "key.removed", _ORGANIZERS, "Key {key_id} of {user} removed", frozenset({"key_id", "user"})
+    ),
+    # Moderation, by operators. An invalidation's count and reason are public.
+    Kind(
+        "signatures.invalidated",
+        _PUBLIC,
+        "{count} signatures removed from the count: {reason}",
+        frozenset({"invalidation", "count", "reason"}),
+    ),
+    Kind(
+        "signatures.restored",
+        _PUBLIC,
+        "{count} removed signatures counted again",
+        frozenset({"invalidation", "count"}),
+    ),
+    Kind("policy.changed", _OPERATORS, "Abuse policy changed: {fields}", frozenset({"fields"})),
+    Kind(
+        "instance.paused",
+        _OPERATORS,
+        "Signing paused everywhere: {message}",
+        frozenset({"message"}),
+    ),
+    Kind("instance.resumed", _OPERATORS, "Signing resumed everywhere"),
+    # Recorded by the worker: dated to the hour. The alert names the trend row (which holds
+    # the key, and goes with the address hashes), not the key itself.
+    Kind(
+        "trend.alert",
+        _OPERATORS,
+        "{count} signatures by one {field} in the hour from {hour}",
+        frozenset({"trend", "field", "count", "threshold", "hour"}),
+        exact_time=False,
+        fan_out=FanOut.OPERATORS,
+        mail="trend-alert",
+        retention=timedelta(days=90),
+    ),
+)
