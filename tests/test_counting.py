@@ -5,9 +5,12 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
-from tests.conftest import make_letter
+from tests.conftest import confirmation_token, drain, make_letter, settle
+from undersigned.letters import services as letter_services
 from undersigned.letters.models import Letter
-from undersigned.signatures import counting
+from undersigned.moderation import services as moderation
+from undersigned.outbox.models import OutgoingEmail
+from undersigned.signatures import counting, services
 from undersigned.signatures.models import CountDelta, Signature
 
 pytestmark = pytest.mark.django_db
@@ -106,3 +109,75 @@ def test_confirming_journals_each_counted_signature_once_in_the_same_statement(l
     letter.refresh_from_db()
     assert (letter.signature_count, letter.verified_count) == (2, 1)
     assert counting.reconcile() == []
+
+
+# --- what counts, stated once (signatures.models.COUNTED) -----------------------------------
+
+
+def _sign(letter, email="ada@example.org", honeypot=False):
+    services.sign(letter, services.SignatureData(name="Ada", email=email), honeypot=honeypot)
+    settle()
+    mail = OutgoingEmail.objects.filter(kind="confirm").latest("id").body_text
+    return confirmation_token(mail), mail.rsplit("/s/", 1)[1].split()[0]
+
+
+def pending(letter):
+    _sign(letter)
+
+
+def confirmed_(letter):
+    services.confirm(_sign(letter)[0])
+
+
+def flagged(letter):  # held by an abuse check (here: the honeypot)
+    services.confirm(_sign(letter, honeypot=True)[0])
+
+
+def invalidated(letter):
+    services.confirm(_sign(letter, "ada@sock.example")[0])
+    moderation.invalidate(letter, moderation.Criteria(domain="sock.example"), "R.", via="command")
+
+
+def withdrawn(letter):
+    token, receipt = _sign(letter)
+    services.confirm(token)
+    drain()
+    services.withdraw(receipt)
+
+
+def confirmed_then_closed(letter):
+    services.confirm(_sign(letter)[0])
+    letter_services.close(letter, via="command")
+
+
+def pending_when_closed(letter):
+    token, _ = _sign(letter)
+    letter_services.close(letter, via="command")
+    with pytest.raises(services.SigningError):
+        services.confirm(token)
+
+
+@pytest.mark.parametrize(
+    ("reason", "counts"),
+    [
+        (pending, False),
+        (confirmed_, True),
+        (flagged, False),
+        (invalidated, False),
+        (withdrawn, False),
+        (confirmed_then_closed, True),
+        (pending_when_closed, False),
+    ],
+    ids=lambda value: getattr(value, "__name__", None),
+)
+def test_the_trigger_the_queryset_the_model_and_reconcile_agree_on_what_counts(
+    letter, reason, counts
+):
+    reason(letter)
+    drain()  # the trigger's (and the verbs') journal rows, folded into the count
+    by_trigger = Letter.objects.get(pk=letter.pk).signature_count
+    by_queryset = Signature.objects.counted().filter(letter=letter).count()
+    by_model = sum(s.is_counted for s in Signature.objects.filter(letter=letter))
+    assert by_trigger == by_queryset == by_model == int(counts)
+    assert counting.reconcile() == []  # nothing to correct
+    assert Letter.objects.get(pk=letter.pk).signature_count == int(counts)

@@ -41,7 +41,3 @@ def canonical_email(address: str) -> str:
         local = local.split("+", 1)[0].replace(".", "")
         domain = "gmail.com"
     return f"{local}@{domain}"
-
-
-def email_domain(address: str) -> str:
-    return canonical_email(address).rpartition("@")[2]

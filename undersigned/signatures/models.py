@@ -27,8 +27,8 @@ class SignatureQuerySet(models.QuerySet):
         return self.filter(status=Signature.Status.PENDING)
 
     def counted(self):
-        """Confirmed, not flagged by the abuse checks, not invalidated: what the count is."""
-        return self.confirmed().filter(flag="", invalidation__isnull=True)
+        """What the count is (``COUNTED``)."""
+        return self.filter(**COUNTED)
 
     def listed(self):
         """Counted signatures that appear in the public list: named or name withheld."""
@@ -201,12 +201,9 @@ class Signature(models.Model):
         return bool(self.verified_domain)
 
     @property
-    def is_counted_once_confirmed(self) -> bool:
-        return not self.flag and self.invalidation_id is None
-
-    @property
     def is_counted(self) -> bool:
-        return self.is_confirmed and not self.flag and self.invalidation_id is None
+        """Whether this signature is in the count (``COUNTED``)."""
+        return all(getattr(self, field) == value for field, value in COUNTED.items())
 
     def token_expired(self, now=None) -> bool:
         return self.token_expires_at is None or self.token_expires_at <= (now or timezone.now())
@@ -224,6 +221,14 @@ class Signature(models.Model):
             "comment": self.comment if named else None,
             "verified_domain": self.verified_domain or None,
         }
+
+
+# What the count is, stated once: a signature counts when it is confirmed, not flagged by the
+# abuse checks and not invalidated. ``counted()``, ``is_counted`` and ``counting.reconcile``
+# follow it; the trigger that journals a confirmation (migration 0006) spells it in SQL, and
+# tests/test_counting.py checks that all four agree for every reason a signature counts or
+# does not.
+COUNTED = {"status": Signature.Status.CONFIRMED, "flag": "", "invalidation_id": None}
 
 
 class Receipt(models.Model):

@@ -4,7 +4,7 @@ in the same statement what the application did in a second one."""
 
 from django.db import migrations
 
-# Counted: not flagged by the abuse checks, not invalidated (``Signature.is_counted``).
+# Counted: not flagged by the abuse checks, not invalidated (``signatures.models.COUNTED``).
 SQLITE = """
 CREATE TRIGGER signature_confirmed_counted
 AFTER UPDATE OF status ON signatures_signature
