@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from django.db import connection
 from django.utils import timezone
@@ -23,11 +24,16 @@ from undersigned.db import rows
 from undersigned.letters.models import Letter
 from undersigned.moderation.models import Policy, Trend
 
+if TYPE_CHECKING:
+    from undersigned.signatures.models import IntakeDetails
+
 FIELDS = (Trend.Field.DOMAIN, Trend.Field.CLIENT)
 _CHUNK = 1000  # rows per statement: 7,000 parameters, under every database's limit
 
 
-def record(letters: dict[int, Letter], signatures: Iterable[tuple[int, dict]], hour) -> None:
+def record(
+    letters: dict[int, Letter], signatures: Iterable[tuple[int, IntakeDetails]], hour
+) -> None:
     """Add ``signatures`` ((letter id, intake details) pairs, recorded in ``hour``) to the
     hour's counts, and alert the operators about every key that passed the threshold. Runs
     in the worker's transaction that records them."""
@@ -35,8 +41,9 @@ def record(letters: dict[int, Letter], signatures: Iterable[tuple[int, dict]], h
     flagged: Counter[tuple[int, str, str]] = Counter()
     for letter_id, details in signatures:
         for field in FIELDS:
-            if details.get(field):
-                key = (letter_id, field.value, details[field])
+            value = details.get(field.value)
+            if value:
+                key = (letter_id, field.value, str(value))
                 counted[key] += 1
                 flagged[key] += bool(details.get("flag"))
     if not counted:

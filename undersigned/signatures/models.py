@@ -306,6 +306,30 @@ def parse_cursor(value: str | None) -> int | None:
     return cursor
 
 
+class StoredFields(TypedDict):
+    """What is kept of what a signer typed (``services._stored_fields``): a hidden signer's
+    name, affiliation and comment only in ``sealed``; a count-only signer's not at all."""
+
+    name: str
+    affiliation: str
+    comment: str
+    department: str
+    sealed: dict | None
+
+
+class IntakeDetails(StoredFields):
+    """What the signing request hands the worker in ``Intake.details`` (as JSON): what is
+    kept of the signature, already in the form it is kept in, and what the abuse checks
+    decided."""
+
+    display: str
+    verified_domain: str
+    ip_hash: str
+    ip_day: str | None  # ISO date of ``ip_hash``'s key
+    email_domain: str
+    flag: str
+
+
 class Intake(models.Model):
     """A signature as the signing request left it, until the worker records it.
 
@@ -318,7 +342,7 @@ class Intake(models.Model):
 
     letter = models.ForeignKey(Letter, on_delete=models.CASCADE, related_name="+")
     email = models.CharField(max_length=254)
-    details = models.TextField()  # JSON, written and read by services (no field conversion)
+    details = models.TextField()  # ``IntakeDetails`` as JSON (written and read by services)
     created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:

@@ -23,7 +23,14 @@ from undersigned.lib.tokens import new_token, token_hash
 from undersigned.moderation import limits, trends
 from undersigned.outbox import mail
 from undersigned.signatures import privacy
-from undersigned.signatures.models import CountDelta, Intake, Receipt, Signature
+from undersigned.signatures.models import (
+    CountDelta,
+    Intake,
+    IntakeDetails,
+    Receipt,
+    Signature,
+    StoredFields,
+)
 from undersigned.web.caching import forget_cached
 
 
@@ -59,16 +66,23 @@ class SignatureData:
     display: str = Signature.Display.PUBLIC
 
 
-def _stored_fields(letter: Letter, data: SignatureData) -> dict:
+def _stored_fields(letter: Letter, data: SignatureData) -> StoredFields:
     """What is kept of what the signer typed, by display choice (see THREAT_MODEL.md)."""
-    private = {"name": data.name, "affiliation": data.affiliation, "comment": data.comment}
+    department = data.department
     if data.display == Signature.Display.PUBLIC:
-        return {**private, "department": data.department, "sealed": None}
-    fields = {"name": "", "affiliation": "", "comment": "", "department": data.department}
-    keys = [key.public_key for key in OrganizerKey.objects.for_letter(letter)]
-    if data.display == Signature.Display.HIDDEN and keys:
-        return {**fields, "sealed": sealing.seal(private, keys)}
-    return {**fields, "sealed": None}  # `count`, or no organizer key: not stored at all
+        return StoredFields(
+            name=data.name,
+            affiliation=data.affiliation,
+            comment=data.comment,
+            department=department,
+            sealed=None,
+        )
+    sealed = None  # `count`, or no organizer key: not stored at all
+    if data.display == Signature.Display.HIDDEN:  # only these need the keys (a query)
+        keys = [key.public_key for key in OrganizerKey.objects.for_letter(letter)]
+        private = {"name": data.name, "affiliation": data.affiliation, "comment": data.comment}
+        sealed = sealing.seal(private, keys) if keys else None
+    return StoredFields(name="", affiliation="", comment="", department=department, sealed=sealed)
 
 
 def sign(letter: Letter, data: SignatureData, ip: str = "", honeypot: bool = False) -> None:
@@ -93,7 +107,7 @@ def sign(letter: Letter, data: SignatureData, ip: str = "", honeypot: bool = Fal
         )
     ip_hash, ip_day = privacy.ip_hash(ip)
     flag = limits.HONEYPOT if honeypot else limits.flag_for(letter.pk, canonical, ip, ip_hash)
-    details = {
+    details: IntakeDetails = {
         **_stored_fields(letter, data),
         "display": data.display,
         "verified_domain": verified_domain,
@@ -117,7 +131,9 @@ def record_intake(limit: int = 500) -> int:
         if not batch:
             return 0
         letters = Letter.objects.in_bulk({row.letter_id for row in batch})
-        recorded = [(row.letter_id, json.loads(row.details)) for row in batch]
+        recorded: list[tuple[int, IntakeDetails]] = [
+            (row.letter_id, json.loads(row.details)) for row in batch
+        ]
         for row, (letter_id, details) in zip(batch, recorded, strict=True):
             _record(letters[letter_id], row.email, details)
         Intake.objects.filter(pk__in=[row.pk for row in batch]).delete()
@@ -125,7 +141,7 @@ def record_intake(limit: int = 500) -> int:
     return len(batch)
 
 
-def _record(letter: Letter, email: str, details: dict) -> None:
+def _record(letter: Letter, email: str, details: IntakeDetails) -> None:
     """Record one signature from the intake and mail its signer.
 
     A new address gets a confirmation link; an address with a pending signature gets a fresh
