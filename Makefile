@@ -8,7 +8,7 @@ DATA_DIR ?= var
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install run test test-sqlite test-postgres lint bench clean
+.PHONY: install run test test-fast test-sqlite test-postgres lint bench clean
 
 install: .venv/.installed
 
@@ -36,6 +36,18 @@ run: install $(DATA_DIR)/secret_key
 test: install
 	scripts/system-deps
 	scripts/test-all
+
+# While you work: SQLite, no browser, fault or generated-input tests (under a minute).
+test-fast: install
+	env -u DATABASE_URL $(VENV)/pytest -q -m "not slow" -p no:cacheprovider
+
+test-sqlite: install
+	scripts/system-deps
+	env -u DATABASE_URL $(VENV)/pytest
+
+test-postgres: install
+	scripts/system-deps
+	scripts/with-postgres $(VENV)/pytest
 
 lint: install
 	$(VENV)/ruff check undersigned tests bench

@@ -17,7 +17,7 @@ from undersigned.lib.tokens import token_hash
 from undersigned.outbox.models import OutgoingEmail
 from undersigned.signatures.models import CountDelta, Intake, Signature
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [

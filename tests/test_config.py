@@ -30,6 +30,7 @@ def check(**env):
 GOOD = {"UNDERSIGNED_SECRET_KEY": "k" * 40}
 
 
+@pytest.mark.slow  # a process each
 @pytest.mark.parametrize(
     "env, message",
     [
@@ -58,6 +59,7 @@ def test_a_good_configuration_passes(tmp_path):
     assert result.returncode == 0, result.stderr
 
 
+@pytest.mark.slow
 def test_the_secret_key_can_come_from_a_file(tmp_path):
     key = tmp_path / "key"
     key.write_text("f" * 50 + "\n")
@@ -114,6 +116,7 @@ def test_email_urls_are_parsed():
     assert parse_email_url("")["EMAIL_BACKEND"].endswith("console.EmailBackend")
 
 
+@pytest.mark.slow
 def test_the_data_dir_is_created_or_its_problem_reported(tmp_path):
     fresh = tmp_path / "new" / "nested"
     assert check(UNDERSIGNED_DATA_DIR=str(fresh), **GOOD).returncode == 0
@@ -125,6 +128,7 @@ def test_the_data_dir_is_created_or_its_problem_reported(tmp_path):
     assert "Traceback" not in result.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("redis_url", ["", "redis://127.0.0.1:9/0"], ids=["unset", "set"])
 def test_the_redis_client_is_loaded_only_with_redis_url(tmp_path, redis_url):
     # Importing it costs every process (worker, export, each command) 37 MB and 0.4 s.

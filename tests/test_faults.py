@@ -41,7 +41,7 @@ from undersigned.outbox.models import OutgoingEmail
 from undersigned.signatures import counting, services
 from undersigned.signatures.models import CountDelta, Intake, Signature
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
 Status = OutgoingEmail.Status
 CLAIM_TIMEOUT = 5  # seconds: the least UNDERSIGNED_MAIL_CLAIM_TIMEOUT accepts
 

@@ -49,6 +49,8 @@ from undersigned.signatures.models import CountDelta, Intake, Receipt, Signature
 from undersigned.signatures.services import SignatureData, SigningPaused, sign
 from undersigned.web.caching import recent
 
+pytestmark = pytest.mark.slow  # generated input: hundreds of requests per test
+
 # What any request may answer. 500 is not here, nor 410 (only a real, expired link gets it).
 EXPECTED = {200, 201, 202, 302, 303, 304, 400, 403, 404, 405, 409, 413, 429}
 FORM = "application/x-www-form-urlencoded"

@@ -85,7 +85,8 @@ class LetterForm(forms.ModelForm):
         return " ".join(domains)
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("visibility") == Letter.Visibility.MEMBERS and not data.get("domains"):
             self.add_error(
                 "domains", "A members-only letter needs the organization's email domains."

@@ -68,7 +68,8 @@ class InvalidationForm(forms.ModelForm):
         fields = ["letter", "reason"]
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         try:
             self.criteria = services.Criteria(
                 domain=data.get("domain", "").strip(),
@@ -93,10 +94,10 @@ class InvalidationAdmin(admin.ModelAdmin):
     list_filter = ["letter"]
     actions = ["undo"]
 
-    def get_form(self, request, obj=None, **kwargs):
+    def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
             kwargs["form"] = InvalidationForm
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change, **kwargs)
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:

@@ -35,7 +35,7 @@ class _Mail(EmailMultiAlternatives):
     def message(self):
         message = super().message()
         if message.is_multipart():
-            texts = [self.body, *(content for content, _ in self.alternatives)]
+            texts = [str(self.body), *(str(content) for content, _ in self.alternatives)]
             boundary = "=_" + secrets.token_hex(16)
             while any(boundary in text for text in texts):  # as good as never
                 boundary = "=_" + secrets.token_hex(16)

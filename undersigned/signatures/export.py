@@ -46,9 +46,9 @@ class _Day(Func):
         "postgresql": "COALESCE(to_char(%(expressions)s AT TIME ZONE 'UTC', 'YYYY-MM-DD'), '')",
     }
 
-    def as_sql(self, compiler, connection, **extra):
+    def as_sql(self, compiler, connection, function=None, template=None, arg_joiner=None, **extra):
         template = self.templates[connection.vendor]
-        return super().as_sql(compiler, connection, template=template, **extra)
+        return super().as_sql(compiler, connection, function, template, arg_joiner, **extra)
 
 
 def chunks(

@@ -138,7 +138,8 @@ class DisplayForm(forms.Form):
     )
 
     def clean(self):
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         for field in ("name", "affiliation", "comment"):
             try:
                 reject_control_characters(data.get(field, ""), multiline=field == "comment")

@@ -9,4 +9,5 @@ from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionS
 
 class SessionStore(DatabaseSessionStore):
     def _validate_session_key(self, key):
-        return bool(key) and key.isascii() and key.isalnum() and super()._validate_session_key(key)
+        valid = super()._validate_session_key(key)  # type: ignore[misc]  # (not in the stubs)
+        return bool(key) and key.isascii() and key.isalnum() and valid

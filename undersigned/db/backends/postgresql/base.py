@@ -25,11 +25,11 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def close_if_health_check_failed(self):
         if (
             self.connection is not None
-            and self.health_check_enabled
+            and self.health_check_enabled  # type: ignore[attr-defined]  # (not in the stubs)
             and not self.health_check_done
             and self._quiet()
         ):
-            self.health_check_done = True
+            self.health_check_done: bool = True
             return
         super().close_if_health_check_failed()
 

@@ -136,7 +136,7 @@ class DatabaseWrapper(base.DatabaseWrapper):
         queue = _queue_for(str(self.settings_dict["NAME"]))
         self._queue = queue if queue.acquire() else None
         try:
-            super()._start_transaction_under_autocommit()
+            super()._start_transaction_under_autocommit()  # type: ignore[misc]  # (not in the stubs)
         except BaseException:
             self._leave_queue()
             raise
@@ -148,18 +148,18 @@ class DatabaseWrapper(base.DatabaseWrapper):
 
     def _commit(self):
         try:
-            return super()._commit()
+            return super()._commit()  # type: ignore[misc]  # (not in the stubs)
         finally:
             self._leave_queue()
 
     def _rollback(self):
         try:
-            return super()._rollback()
+            return super()._rollback()  # type: ignore[misc]  # (not in the stubs)
         finally:
             self._leave_queue()
 
     def _close(self):
         try:
-            return super()._close()
+            return super()._close()  # type: ignore[misc]  # (not in the stubs)
         finally:
             self._leave_queue()

@@ -113,7 +113,7 @@ class Command(BaseCommand):
         )
         if not form.is_valid():
             problems = "; ".join(
-                f"{OPTION.get(name, '--' + name.replace('_', '-'))}: {' '.join(errors)}"
+                f"{OPTION.get(name, '--' + name.replace('_', '-'))}: {' '.join(map(str, errors))}"
                 for name, errors in form.errors.items()
             )
             raise CommandError(f"The letter was not created. {problems}")
