@@ -46,10 +46,11 @@ def _hit(key: str, limit: int, seconds: int) -> bool:
         return 1 > limit
 
 
-def flag_for(letter_id: int, canonical_email: str, ip: str, ip_hash: str) -> str:
-    """The reason to flag a new signature, or ""."""
+def flag_for(letter_id: int, address: str, canonical_email: str, ip: str, ip_hash: str) -> str:
+    """The reason to flag a new signature, or "". Block patterns see the address as it was
+    written (lower-cased), so that ``*+bulk*@…`` still catches sub-addresses."""
     policy = Policy.current()
-    if policy.address_blocked(canonical_email):
+    if policy.address_blocked(address) or policy.address_blocked(canonical_email):
         return BLOCKED
     try:
         address = ipaddress.ip_address(ip)

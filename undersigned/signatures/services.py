@@ -106,7 +106,11 @@ def sign(letter: Letter, data: SignatureData, ip: str = "", honeypot: bool = Fal
             f"address at {' or '.join(letter.domain_list)}."
         )
     ip_hash, ip_day = privacy.ip_hash(ip)
-    flag = limits.HONEYPOT if honeypot else limits.flag_for(letter.pk, canonical, ip, ip_hash)
+    flag = (
+        limits.HONEYPOT
+        if honeypot
+        else limits.flag_for(letter.pk, data.email.lower(), canonical, ip, ip_hash)
+    )
     details: IntakeDetails = {
         **_stored_fields(letter, data),
         "display": data.display,
