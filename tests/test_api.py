@@ -105,7 +105,12 @@ def test_it_returns_the_counts_alone_with_a_cache_lifetime(client, letter):
     response = client.get(COUNT_URL)
 
     assert response.status_code == 200
-    assert response.json() == {"signature_count": 0, "verified_count": 0, "counted_at": None}
+    assert response.json() == {
+        "signature_count": 0,
+        "verified_count": 0,
+        "held_count": 0,
+        "counted_at": None,
+    }
     assert "public" in response["Cache-Control"]
     assert max_age(response) > 0
 

@@ -70,7 +70,8 @@ def test_one_email_signing_from_many_connections_at_once_leaves_one_signature(le
     assert run_at_once(lambda i: services.record_intake(limit=3), 4) == [3] * 4
     settle()
     assert Signature.objects.filter(letter=letter).count() == 1
-    assert OutgoingEmail.objects.filter(kind="confirm").count() == THREADS
+    # A few links, not one per request: nobody can flood an inbox through the instance.
+    assert OutgoingEmail.objects.filter(kind="confirm").count() == 3
 
 
 def test_many_clicks_on_one_link_at_once_count_once(letter):

@@ -102,9 +102,14 @@ def test_confirming_journals_each_counted_signature_once_in_the_same_statement(l
             verified_domain=domain,
         )
     for i in (0, 1, 2, 0):  # the last: a second click
-        assert services.confirm(f"token-{i}").is_confirmed
-    journal = sorted(CountDelta.objects.values_list("letter_id", "signatures", "verified"))
-    assert journal == [(letter.pk, 1, 0), (letter.pk, 1, 1)]
+        assert services.confirm(f"token-{i}").letter_id == letter.pk
+    fields = ("letter_id", "signatures", "verified", "held", "flag")
+    journal = sorted(CountDelta.objects.values_list(*fields))
+    assert journal == [
+        (letter.pk, 0, 0, 1, "rate-client"),  # held, not lost
+        (letter.pk, 1, 0, 0, ""),
+        (letter.pk, 1, 1, 0, ""),
+    ]
     counting.apply_deltas()
     letter.refresh_from_db()
     assert (letter.signature_count, letter.verified_count) == (2, 1)

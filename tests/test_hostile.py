@@ -654,7 +654,7 @@ display_fields = st.fixed_dictionaries(
         "name": text(),
         "affiliation": text(250),
         "comment": text(1100),
-        "action": st.one_of(st.just("withdraw"), text(20)),
+        "action": st.one_of(st.sampled_from(["withdraw", "withdraw-confirmed"]), text(20)),
     },
 )
 
@@ -684,8 +684,11 @@ def test_links_in_mail_survive_any_token(links, prefix, method, fields, data):
         elif prefix == "m":
             assert response.status_code == 302
             assert added(before, after, MemberPass) == -1
-        elif fields.get("action") == "withdraw":
-            assert response.status_code == 404
+        elif fields.get("action") == "withdraw":  # asks first
+            assert response.status_code == 200
+            assert_unchanged(before, "POST /s/ withdraw")
+        elif fields.get("action") == "withdraw-confirmed":
+            assert response.status_code == 200
             assert added(before, after, Signature) == -1
         elif response.status_code == 400:
             assert_unchanged(before, f"POST /s/ {fields!r}")

@@ -7,6 +7,7 @@ import io
 import json
 
 import pytest
+from django.core.management import call_command
 
 from undersigned.letters.models import Letter
 from undersigned.signatures.models import Signature
@@ -75,12 +76,18 @@ def test_a_bad_letter_form_comes_back_with_field_errors(as_organizer, letter):
     assert Letter.objects.count() == 1
 
 
-def test_the_organizer_sees_pending_and_confirmed_counts(as_organizer, letter):
-    for i, status in enumerate(["confirmed", "confirmed", "pending"]):
-        Signature.objects.create(letter=letter, name=f"S{i}", status=status, email_hash=f"{i:064x}")
+def test_the_organizer_sees_the_counted_and_the_held(as_organizer, letter):
+    for i, (status, flag) in enumerate([("confirmed", ""), ("confirmed", "rate-client")]):
+        Signature.objects.create(
+            letter=letter, name=f"S{i}", status=status, flag=flag, email_hash=f"{i:064x}"
+        )
+    Signature.objects.create(letter=letter, name="P", status="pending", email_hash="f" * 64)
+    call_command("reconcile")
     html = as_organizer.get(f"/organize/{letter.slug}/").content.decode()
-    assert '<dd id="confirmed-count">2</dd>' in html
-    assert '<dd id="pending-count">1</dd>' in html
+    assert '<dd id="counted">1</dd>' in html
+    assert '<dd id="held-count">1</dd>' in html
+    assert "many signatures from one network within minutes" in html
+    assert "pending" not in html.lower().replace("signatures waiting", "")
 
 
 def test_a_co_organizer_can_manage_the_letter(client, co_organizer, letter):

@@ -247,7 +247,7 @@ def test_enumeration_new_and_known_addresses_look_the_same(client, letter, route
 def test_enumeration_a_wrong_receipt_looks_like_a_withdrawn_one(client, letter):
     sign(client, letter, "ada@example.org")
     receipt = manage_link()
-    client.post(f"/s/{receipt}", {"action": "withdraw"})
+    client.post(f"/s/{receipt}", {"action": "withdraw-confirmed"})
     withdrawn, unknown = client.get(f"/s/{receipt}"), client.get("/s/" + "x" * 43)
     assert _comparable(withdrawn) == _comparable(unknown)
     assert withdrawn.status_code == 404
@@ -288,8 +288,11 @@ def test_withdrawal_erases_the_signature_and_the_count_drops(client, letter):
     drain()
     assert Letter.objects.get().signature_count == 1
 
-    page = client.post(f"/s/{receipt}", {"action": "withdraw"})
-    assert page.status_code == 404 and "withdrew" in page.content.decode()
+    asked = client.post(f"/s/{receipt}", {"action": "withdraw"})  # a second step first
+    assert asked.status_code == 200 and "Withdraw your signature?" in asked.content.decode()
+    assert Signature.objects.exists()
+    page = client.post(f"/s/{receipt}", {"action": "withdraw-confirmed"})
+    assert page.status_code == 200 and "Your signature was withdrawn" in page.content.decode()
     assert not Signature.objects.exists() and not Receipt.objects.exists()
     drain()
     assert Letter.objects.get().signature_count == 0

@@ -114,16 +114,18 @@ def test_it_hides_whether_email_already_signed(client, letter):
     assert Signature.objects.get().name == "Ada Byron"
 
 
-def test_signing_again_while_pending_sends_a_fresh_link_and_retires_the_old(client, letter):
+def test_signing_again_while_pending_sends_a_link_for_the_new_details(client, letter):
     sign(client, letter)
     old = last_token()
     sign(client, letter, name="Ada King")
     new = last_token()
     assert old != new
-    assert client.get(f"/v/{old}").status_code == 404
+    assert "Ada King" in client.get(f"/v/{new}").content.decode()  # what it will publish
     assert client.post(f"/v/{new}").status_code == 200
     signature = Signature.objects.get()
     assert signature.is_confirmed and signature.name == "Ada King"
+    assert client.post(f"/v/{old}").status_code == 200  # "already confirmed": no change
+    assert Signature.objects.get().name == "Ada King"
 
 
 def test_gmail_dots_and_tags_are_one_signer(client, letter):

@@ -194,6 +194,13 @@ IP_HASH_DAYS = _get(envint, "UNDERSIGNED_IP_HASH_DAYS", 3, 1, fallback=3)
 MEMBER_PASS_TTL_HOURS = _get(envint, "UNDERSIGNED_MEMBER_PASS_TTL_HOURS", 24, 1, fallback=24)
 # A mail claimed by a worker that died before sending it is sent again after this long.
 MAIL_CLAIM_TIMEOUT_SECONDS = _get(envint, "UNDERSIGNED_MAIL_CLAIM_TIMEOUT", 300, 5, fallback=300)
+# At most this many mails to one address in an hour, of those a stranger can cause.
+MAILS_PER_ADDRESS_PER_HOUR = _get(
+    envint, "UNDERSIGNED_MAILS_PER_ADDRESS_PER_HOUR", 3, 1, fallback=3
+)
+# A hidden signer's department is shown only where at least this many hidden signers share
+# it (else "another department"); the smallest group any breakdown shows.
+SMALLEST_GROUP = _get(envint, "UNDERSIGNED_SMALLEST_GROUP", 5, 1, fallback=5)
 CONFIRMATION_TTL_HOURS = _get(envint, "UNDERSIGNED_CONFIRMATION_TTL_HOURS", 72, 1, fallback=72)
 # The largest request body a public endpoint accepts; larger ones get 413.
 MAX_REQUEST_BYTES = _get(envint, "UNDERSIGNED_MAX_REQUEST_BYTES", 64 * 1024, 1024, fallback=65536)

@@ -29,6 +29,12 @@ def _json(ref: str, description: str = "OK") -> dict:
 
 def document() -> dict:
     text = {"type": "string"}
+    held_count = {
+        "type": ["integer", "null"],
+        "minimum": 0,
+        "description": "Confirmed signatures the abuse checks hold for review (an aggregate: "
+        "never who); not in signature_count until organizers or operators release them",
+    }
     return {
         "openapi": "3.1.0",
         "info": {
@@ -162,6 +168,7 @@ def document() -> dict:
                             "description": "null when only members may see the count",
                         },
                         "verified_count": {"type": ["integer", "null"], "minimum": 0},
+                        "held_count": held_count,
                     },
                 },
                 "Count": {
@@ -170,6 +177,7 @@ def document() -> dict:
                     "properties": {
                         "signature_count": {"type": "integer", "minimum": 0},
                         "verified_count": {"type": "integer", "minimum": 0},
+                        "held_count": held_count,
                         "counted_at": {"type": ["string", "null"], "format": "date-time"},
                     },
                 },
@@ -181,7 +189,12 @@ def document() -> dict:
                     "properties": {
                         "name": {"type": ["string", "null"]},
                         "affiliation": {"type": ["string", "null"]},
-                        "department": text,
+                        "department": {
+                            "type": ["string", "null"],
+                            "description": "null for a signer whose name is withheld, when "
+                            "fewer than UNDERSIGNED_SMALLEST_GROUP (5) such signers share the "
+                            "department: the page says 'another department'",
+                        },
                         "comment": {"type": ["string", "null"]},
                         "verified_domain": {
                             "type": ["string", "null"],

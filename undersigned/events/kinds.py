@@ -96,6 +96,12 @@ KINDS = _kinds(
         "{count} removed signatures counted again",
         frozenset({"invalidation", "count"}),
     ),
+    Kind(
+        "signatures.released",
+        _PUBLIC,
+        "{count} held signatures counted after review",
+        frozenset({"count", "reason"}),
+    ),
     Kind("policy.changed", _OPERATORS, "Abuse policy changed: {fields}", frozenset({"fields"})),
     Kind(
         "instance.paused",

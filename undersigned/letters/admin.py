@@ -2,7 +2,7 @@ from django import forms
 from django.conf import settings
 from django.contrib import admin, messages
 from django.db import transaction
-from django.shortcuts import get_object_or_404
+from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
 from django.urls import path
 
@@ -10,6 +10,7 @@ from undersigned import events
 from undersigned.letters import services
 from undersigned.letters.models import Letter
 from undersigned.moderation import trends
+from undersigned.moderation.forms import HeldForm, held_by_reason
 
 
 class TrendingWindowForm(forms.Form):
@@ -42,6 +43,7 @@ class LetterAdmin(admin.ModelAdmin):
         "status",
         "visibility",
         "signature_count",
+        "held_count",
         "signing_paused",
         "created_at",
     ]
@@ -53,6 +55,7 @@ class LetterAdmin(admin.ModelAdmin):
         "signing_paused",
         "signature_count",
         "verified_count",
+        "held_count",
         "counted_at",
         "published_at",
         "closed_at",
@@ -77,8 +80,31 @@ class LetterAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.trending_view),
                 name="letters_letter_trending",
             ),
+            path(
+                "<int:pk>/held/",
+                self.admin_site.admin_view(self.held_view),
+                name="letters_letter_held",
+            ),
             *super().get_urls(),
         ]
+
+    def held_view(self, request, pk):
+        """Held signatures of a letter, per reason: count them, or remove them."""
+        letter = get_object_or_404(Letter, pk=pk)
+        form = HeldForm(request.POST if request.method == "POST" else None)
+        if request.method == "POST" and form.is_valid():
+            self.message_user(request, form.apply(letter, actor=request.user, via="admin"))
+            return redirect(request.path)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Held for review: {letter.title}",
+            "letter": letter,
+            "held": held_by_reason(letter),
+            "form": form,
+            "opts": self.model._meta,
+        }
+        status = 400 if form.errors else 200
+        return TemplateResponse(request, "admin/letters/letter/held.html", context, status=status)
 
     def trending_view(self, request, pk):
         letter = get_object_or_404(Letter, pk=pk)

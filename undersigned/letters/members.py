@@ -18,7 +18,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from undersigned.letters.models import Letter, MemberPass
 from undersigned.lib.emails import ascii_address, canonical_email
 from undersigned.lib.tokens import new_token, token_hash
-from undersigned.outbox import mail
+from undersigned.outbox import mail, quota
 
 SESSION_KEY = "member_of_letters"
 
@@ -82,12 +82,14 @@ def request_pass(request, slug):
         return gate(request, letter, form, status=400)
     token = new_token()
     with transaction.atomic():
-        MemberPass.objects.create(
-            letter=letter,
-            token_hash=token_hash(token).hex(),
-            expires_at=timezone.now() + timedelta(hours=settings.MEMBER_PASS_TTL_HOURS),
-        )
-        mail.send_member_pass(form.cleaned_data["email"], letter, token)
+        # The same answer whether or not the address had its few mails this hour already.
+        if quota.allow([form.cleaned_data["email"]])[0]:
+            MemberPass.objects.create(
+                letter=letter,
+                token_hash=token_hash(token).hex(),
+                expires_at=timezone.now() + timedelta(hours=settings.MEMBER_PASS_TTL_HOURS),
+            )
+            mail.send_member_pass(form.cleaned_data["email"], letter, token)
     return render(request, "letters/members_sent.html", {"letter": letter})
 
 

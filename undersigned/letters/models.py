@@ -62,6 +62,7 @@ class LetterDict(TypedDict):
     invalidations: list[dict]
     signature_count: int | None
     verified_count: int | None
+    held_count: int | None
 
 
 class Letter(models.Model):
@@ -140,6 +141,8 @@ class Letter(models.Model):
     # Written only by the counter (signatures.counting), never by signing or confirming.
     signature_count = models.PositiveIntegerField(default=0, editable=False)
     verified_count = models.PositiveIntegerField(default=0, editable=False)
+    # Confirmed signatures that an abuse check holds (not counted until released).
+    held_count = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     counted_at = models.DateTimeField(null=True, blank=True, editable=False)
 
     # Mixed with the instance secret (which is not in the database) to key this letter's
@@ -226,6 +229,7 @@ class Letter(models.Model):
             ],
             "signature_count": self.signature_count if self.count_is_public() else None,
             "verified_count": self.verified_count if self.count_is_public() else None,
+            "held_count": self.held_count if self.count_is_public() else None,
         }
 
     @property

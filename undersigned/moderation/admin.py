@@ -21,8 +21,10 @@ class PolicyAdmin(admin.ModelAdmin):
                     "burst_per_domain",
                     "sustained_per_domain",
                 ],
-                "description": "Signatures over a limit are accepted on screen but never "
-                "counted. Client limits use a keyed hash of the address that changes daily.",
+                "description": "Signatures over a limit are held: confirmed and kept, shown as "
+                "held (how many and why), and counted once released. Client limits use a keyed "
+                "hash of the network (IPv4 address or IPv6 /64) that changes daily; domain "
+                "limits count confirmed signatures only.",
             },
         ),
         (

@@ -40,8 +40,15 @@ class Policy(models.Model):
     """One row (pk 1), edited in the admin; every app server picks up changes within seconds.
 
     A signature over a limit, from a blocked domain or address pattern, or that filled the
-    honeypot field is accepted on screen like any other, but flagged and never counted: the
-    signer (or the bot) learns nothing."""
+    honeypot field is accepted like any other but *held*: confirmed, kept, shown as held (how
+    many and why, never who), and counted once an organizer or operator releases it. Nobody is
+    dropped for sharing an office network or a domain.
+
+    The default limits come from the cases in tests/test_adversary.py: 300 colleagues behind
+    one NAT signing their company's letter within an hour all count (addresses at a letter's
+    own domains are never held for sharing a network or a domain); 200 people on one
+    conference Wi-Fi signing a public letter within ten minutes all count; a bot signing 1,000
+    times a minute from one address is held past the first 60."""
 
     signing_paused = models.BooleanField(
         "pause signing on every letter", default=False, help_text="The instance-wide kill switch."
@@ -51,16 +58,20 @@ class Policy(models.Model):
         default="Signing is paused for a short while. Please come back later.",
     )
     burst_per_client = models.PositiveIntegerField(
-        default=10, help_text="Signatures per letter per client address in one minute."
+        default=60,
+        help_text="Signatures per letter from one client network (an IPv4 address, an IPv6 "
+        "/64) in one minute; more are held.",
     )
     sustained_per_client = models.PositiveIntegerField(
-        default=60, help_text="Signatures per letter per client address in one hour."
+        default=600, help_text="The same, in one hour."
     )
     burst_per_domain = models.PositiveIntegerField(
-        default=300, help_text="Signatures per letter per email domain in one minute."
+        default=300,
+        help_text="Confirmed signatures per letter from one email domain in one minute; more "
+        "are held. Not for the letter's own domains, nor for the allowed domains below.",
     )
     sustained_per_domain = models.PositiveIntegerField(
-        default=3000, help_text="Signatures per letter per email domain in one hour."
+        default=3000, help_text="The same, in one hour."
     )
     allowed_domains = models.TextField(
         default=COMMON_PROVIDERS,
@@ -73,11 +84,13 @@ class Policy(models.Model):
         help_text="CIDRs exempt from the per-client limits (e.g. an office NAT), besides "
         "UNDERSIGNED_RATE_LIMIT_ALLOW.",
     )
-    blocked_domains = models.TextField(blank=True, help_text="Email domains never counted.")
+    blocked_domains = models.TextField(
+        blank=True, help_text="Email domains whose signatures are held, never counted unreviewed."
+    )
     blocked_patterns = models.TextField(
         blank=True,
-        help_text="Address patterns never counted, one per line, with * and ? wildcards "
-        "(e.g. *+spam*@example.com).",
+        help_text="Address patterns whose signatures are held, one per line, with * and ? "
+        "wildcards (e.g. *+spam*@example.com).",
     )
     trending_alert_per_hour = models.PositiveIntegerField(
         default=500,
@@ -207,7 +220,7 @@ class Trend(models.Model):
     field = models.CharField(max_length=12, choices=Field.choices)
     key = models.CharField(max_length=253)
     signatures = models.PositiveIntegerField(default=0)
-    flagged = models.PositiveIntegerField(default=0, help_text="Of them, flagged by the limits.")
+    flagged = models.PositiveIntegerField(default=0, help_text="Of them, held by the limits.")
     alerted = models.BooleanField(default=False, help_text="Whether operators were mailed.")
 
     class Meta:

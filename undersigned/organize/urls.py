@@ -12,5 +12,6 @@ urlpatterns = [
     path("<slug:slug>/publish/", views.publish, name="publish"),
     path("<slug:slug>/reopen/", views.reopen, name="reopen"),
     path("<slug:slug>/close/", views.close, name="close"),
+    path("<slug:slug>/held/", views.held, name="held"),
     path("<slug:slug>/export.<str:fmt>", views.export, name="export"),
 ]

@@ -1,10 +1,10 @@
-"""Organizer pages: create, preview, publish, close, watch the counts, export."""
+"""Organizer pages: create, preview, publish, close, watch the counts, review held
+signatures, export."""
 
 from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -14,7 +14,7 @@ from undersigned.letters import services
 from undersigned.letters.forms import LetterForm
 from undersigned.letters.models import Letter
 from undersigned.letters.views import letter_context
-from undersigned.signatures.models import Signature
+from undersigned.moderation.forms import HeldForm, held_by_reason
 
 
 def _get_letter_for_organizer(request, slug) -> Letter:
@@ -23,16 +23,11 @@ def _get_letter_for_organizer(request, slug) -> Letter:
     return get_object_or_404(Letter.objects.organized_by(request.user), slug=slug)
 
 
-def _with_counts(queryset):
-    return queryset.annotate(
-        confirmed=Count("signatures", filter=Q(signatures__status=Signature.Status.CONFIRMED)),
-        pending=Count("signatures", filter=Q(signatures__status=Signature.Status.PENDING)),
-    )
-
-
 @login_required
 def dashboard(request):
-    letters = _with_counts(Letter.objects.organized_by(request.user)).order_by("-created_at")
+    # The counts the counter keeps, no live number of pending signatures: one that moves with
+    # each signature would tell an organizer whether an address they typed had signed.
+    letters = Letter.objects.organized_by(request.user).order_by("-created_at")
     return render(request, "organize/dashboard.html", {"letters": letters})
 
 
@@ -56,14 +51,31 @@ def letter(request, slug):
         services.edit(form.save(commit=False), form.changed_data, actor=request.user, via="web")
         messages.success(request, "Saved.")
         return redirect("organize:letter", slug=letter.slug)
-    counts = _with_counts(Letter.objects.filter(pk=letter.pk)).values("confirmed", "pending")[0]
+    return _letter_page(request, letter, form=form, status=400 if form.errors else 200)
+
+
+def _letter_page(request, letter, form=None, held_form=None, status=200):
     sealing_keys = OrganizerKey.objects.for_letter(letter).select_related("user")
-    return render(
-        request,
-        "organize/letter.html",
-        {"letter": letter, "form": form, "counts": counts, "sealing_keys": sealing_keys},
-        status=400 if form.errors else 200,
-    )
+    context = {
+        "letter": letter,
+        "form": form or LetterForm(instance=letter),
+        "held_form": held_form or HeldForm(),
+        "held": held_by_reason(letter),
+        "sealing_keys": sealing_keys,
+    }
+    return render(request, "organize/letter.html", context, status=status)
+
+
+@login_required
+@require_POST
+def held(request, slug):
+    """Review held signatures: count them, or remove them with a public reason."""
+    letter = _get_letter_for_organizer(request, slug)
+    form = HeldForm(request.POST)
+    if not form.is_valid():
+        return _letter_page(request, letter, held_form=form, status=400)
+    messages.success(request, form.apply(letter, actor=request.user, via="web"))
+    return redirect("organize:letter", slug=letter.slug)
 
 
 @login_required

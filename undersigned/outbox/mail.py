@@ -82,8 +82,12 @@ def send_confirmation(to: str, letter, token: str, receipt: str) -> None:
     _for_letter("confirm", to, letter, url=("v", token), manage_url=("s", receipt))
 
 
-def send_already_signed(to: str, letter, receipt: str) -> None:
-    _for_letter("already-signed", to, letter, manage_url=("s", receipt))
+def send_already_signed(to: str, letter, receipt: str, release: str = "") -> None:
+    """``release``: a confirmation link that releases the signature from its hold."""
+    links = {"manage_url": ("s", receipt)}
+    if release:
+        links["release_url"] = ("v", release)
+    _for_letter("already-signed", to, letter, **links)
 
 
 def send_member_pass(to: str, letter, token: str) -> None:

@@ -54,3 +54,21 @@ class OutgoingEmail(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} ({self.status})"
+
+
+class MailQuota(models.Model):
+    """How many mails one address was sent in one hour (UTC), so that nobody can make the
+    instance flood an inbox (``quota.allow``). The address is a keyed hash under a key derived
+    from the instance secret and the hour; the rows go after the hour (``purge``)."""
+
+    recipient = models.CharField(max_length=64)
+    hour = models.DateTimeField()
+    mails = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["recipient", "hour"], name="one_quota_per_hour")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mails} mails at {self.hour:%Y-%m-%d %H}h"

@@ -55,7 +55,7 @@ class SignatureForm(forms.Form):
         label="How to show your signature",
     )
     # A honeypot: hidden from people (and from screen readers); bots fill every field. A
-    # filled one is accepted like any other signature but never counted.
+    # filled one is accepted like any other signature, but held (not counted until released).
     website = forms.CharField(
         required=False,
         max_length=200,

@@ -30,6 +30,11 @@ class SignatureQuerySet(models.QuerySet):
         """What the count is (``COUNTED``)."""
         return self.filter(**COUNTED)
 
+    def held(self):
+        """Confirmed, not invalidated, but held by an abuse check until someone releases it
+        (``HELD``)."""
+        return self.filter(**HELD).exclude(flag="")
+
     def listed(self):
         """Counted signatures that appear in the public list: named or name withheld."""
         return self.counted().filter(display__in=Signature.LISTED)
@@ -37,25 +42,24 @@ class SignatureQuerySet(models.QuerySet):
     def expired(self, now=None):
         return self.pending().filter(token_expires_at__lte=now or timezone.now())
 
-    def record_pending(self, values: dict) -> tuple[int, str]:
-        """Insert a pending signature; if the letter already has one with this email hash,
-        give it ``values`` when it is still pending and leave it alone when it is confirmed.
-        One statement either way, so that a new and a known address take the same time; the
-        unique constraint settles two at once. Returns the row's (id, status)."""
-        return cast(tuple[int, str], rows.insert(Signature, values, _record_pending_tail()))
+    def record_pending(self, values: dict) -> tuple[int, str, str, str]:
+        """Insert a pending signature, unless the letter has one with this email hash
+        already, which is left as it is. One statement either way; the unique constraint
+        settles two at once. Returns the row's (id, status, token hash, flag): the token hash
+        is that of ``values`` only if this inserted the row."""
+        return cast(tuple[int, str, str, str], rows.insert(Signature, values, _record_tail()))
 
-    def confirm_pending(self, token_hash: str) -> int | None:
+    def confirm_pending(self, token_hash: str) -> tuple | None:
         """Confirm the pending signature with ``token_hash`` if its link has not expired and
-        its letter still takes signatures, in one statement; a trigger (migration 0006)
-        appends the count journal's row in the same statement. Returns the signature's
-        letter id, or None when nothing changed."""
+        its letter still takes signatures, in one statement; a trigger (migration 0008)
+        appends the count journal's row in the same statement. Returns the signature's (id,
+        letter id, flag, verified domain, email domain), or None when nothing changed."""
         now = timezone.now()
         adapt = connection.ops.adapt_datetimefield_value
         params = [adapt(this_hour()), token_hash, adapt(now), adapt(now)]
         with connection.cursor() as cursor:
             cursor.execute(CONFIRM, params)
-            row = cursor.fetchone()
-        return row[0] if row else None
+            return cursor.fetchone()
 
 
 # Confirming, in one statement (see ``confirm_pending``).
@@ -65,27 +69,28 @@ WHERE token_hash = %s AND status = 'pending' AND token_expires_at > %s
   AND letter_id IN (
     SELECT id FROM letters_letter WHERE status = 'open' AND (deadline IS NULL OR deadline > %s)
   )
-RETURNING letter_id
+RETURNING id, letter_id, flag, verified_domain, email_domain
 """
 
 
 @cache
-def _record_pending_tail() -> str:
-    table = rows.table(Signature)
-    pending = f"{table}.{rows.column(Signature, 'status')} = 'pending'"
-    replaced = ", ".join(
-        f"{col} = CASE WHEN {pending} THEN excluded.{col} ELSE {table}.{col} END"
-        for col in (rows.column(Signature, name) for name in Signature.REPLACED_ON_RESIGNING)
-    )
+def _record_tail() -> str:
+    # A no-op update, so that the existing row comes back (DO NOTHING returns no row).
+    status = rows.column(Signature, "status")
     key = f"{rows.column(Signature, 'letter_id')}, {rows.column(Signature, 'email_hash')}"
-    returned = f"{rows.column(Signature, 'id')}, {rows.column(Signature, 'status')}"
-    return f" ON CONFLICT ({key}) DO UPDATE SET {replaced} RETURNING {returned}"
+    returned = ", ".join(
+        rows.column(Signature, name) for name in ("id", "status", "token_hash", "flag")
+    )
+    return (
+        f" ON CONFLICT ({key}) DO UPDATE SET {status} = {rows.table(Signature)}.{status}"
+        f" RETURNING {returned}"
+    )
 
 
 class PublicSignatureDict(TypedDict):
     name: str | None
     affiliation: str | None
-    department: str
+    department: str | None
     comment: str | None
     verified_domain: str | None
 
@@ -101,8 +106,9 @@ class Signature(models.Model):
         COUNT = "count", "Only count me: do not list me at all"
 
     LISTED = (Display.PUBLIC, Display.HIDDEN)
-    # What signing again with a pending signature's address replaces (the latest details win).
-    REPLACED_ON_RESIGNING = (
+    # What a submission carries (``IntakeDetails``): a pending change that its signer
+    # confirms gives the signature these.
+    DETAILS = (
         "display",
         "name",
         "affiliation",
@@ -110,8 +116,6 @@ class Signature(models.Model):
         "department",
         "sealed",
         "verified_domain",
-        "token_hash",
-        "token_expires_at",
         "ip_hash",
         "ip_day",
         "email_domain",
@@ -149,7 +153,8 @@ class Signature(models.Model):
     # The email's domain, for the trending report; cleared with the IP hash.
     email_domain = models.CharField(max_length=253, blank=True)
 
-    # Why the abuse checks flagged it (never counted, never told), or "".
+    # Why the abuse checks hold it (``moderation.limits.REASONS``), or "": a held signature is
+    # not counted until an organizer or operator releases it, and says so on its private page.
     flag = models.CharField(max_length=20, blank=True)
     invalidation = models.ForeignKey(
         "moderation.Invalidation",
@@ -201,6 +206,10 @@ class Signature(models.Model):
         return bool(self.verified_domain)
 
     @property
+    def is_held(self) -> bool:
+        return bool(self.flag) and all(getattr(self, f) == v for f, v in HELD.items())
+
+    @property
     def is_counted(self) -> bool:
         """Whether this signature is in the count (``COUNTED``)."""
         return all(getattr(self, field) == value for field, value in COUNTED.items())
@@ -212,12 +221,14 @@ class Signature(models.Model):
     def new_expiry():
         return this_hour() + timedelta(hours=settings.CONFIRMATION_TTL_HOURS + 1)
 
+    department_withheld = False  # by ``public_page``, for a small group (see there)
+
     def to_public_dict(self) -> PublicSignatureDict:
         named = self.display == self.Display.PUBLIC
         return {
             "name": self.name if named else None,
             "affiliation": self.affiliation if named else None,
-            "department": self.department,
+            "department": None if self.department_withheld else self.department,
             "comment": self.comment if named else None,
             "verified_domain": self.verified_domain or None,
         }
@@ -229,6 +240,27 @@ class Signature(models.Model):
 # tests/test_counting.py checks that all four agree for every reason a signature counts or
 # does not.
 COUNTED = {"status": Signature.Status.CONFIRMED, "flag": "", "invalidation_id": None}
+# What is held: the same, but flagged (``Signature.flag`` is not "").
+HELD = {"status": Signature.Status.CONFIRMED, "invalidation_id": None}
+
+
+class PendingChange(models.Model):
+    """A later submission for an address whose signature waits for confirmation (or is held):
+    its details wait for a link of their own, sent to the address. Nothing submitted later
+    changes a signature until its own link is confirmed, and then only a pending one (a held
+    one is released, nothing more); the signature's own link keeps confirming exactly what was
+    sent with it. So a stranger who knows an address cannot change what its owner confirms."""
+
+    signature = models.ForeignKey(Signature, on_delete=models.CASCADE, related_name="changes")
+    token_hash = models.CharField(max_length=64, unique=True)
+    token_expires_at = models.DateTimeField()
+    details = models.TextField()  # ``IntakeDetails`` as JSON
+
+    class Meta:
+        indexes = [models.Index(fields=["token_expires_at"], name="change_expiry")]
+
+    def __str__(self) -> str:
+        return f"pending change of signature {self.signature_id}"
 
 
 class Receipt(models.Model):
@@ -254,17 +286,53 @@ class DailySalt(models.Model):
 
 
 class CountDelta(models.Model):
-    """A journal of count changes that the counter folds into the letter row in batches.
+    """A journal of count changes that the counter folds into the letter row and its tallies
+    in batches.
 
-    Confirming a signature inserts a row here instead of updating the letter, so that a surge
-    of confirmations never queues on one hot row."""
+    Confirming a signature inserts a row here (a trigger, migration 0008) instead of updating
+    the letter, so that a surge of confirmations never queues on one hot row. A row says how
+    the counted and held signatures of one group (department, hidden or not, held reason)
+    changed; ``counting.journal`` writes those of other verbs."""
 
     letter = models.ForeignKey(Letter, on_delete=models.CASCADE, related_name="+")
     signatures = models.IntegerField(default=0)
     verified = models.IntegerField(default=0)
+    held = models.IntegerField(default=0, db_default=0)
+    flag = models.CharField(max_length=20, blank=True, db_default="")  # the reason of ``held``
+    department = models.CharField(max_length=100, blank=True, db_default="")
+    # The signatures are listed as "name withheld".
+    hidden = models.BooleanField(default=False, db_default=False)
 
     def __str__(self) -> str:
         return f"{self.signatures:+d} on letter {self.letter_id}"
+
+
+class Tally(models.Model):
+    """Counted (or held) signatures of a letter per group, kept by the counter from the
+    journal: per department, per department among hidden signers (a hidden signer's
+    department is shown only where at least UNDERSIGNED_SMALLEST_GROUP of them share it),
+    and held ones per reason."""
+
+    class Dimension(models.TextChoices):
+        DEPARTMENT = "department", "department"
+        HIDDEN_DEPARTMENT = "hidden-department", "department of hidden signers"
+        HELD = "held", "held, by reason"
+
+    # No index of its own: the unique constraint starts with it.
+    letter = models.ForeignKey(Letter, on_delete=models.CASCADE, related_name="+", db_index=False)
+    dimension = models.CharField(max_length=20, choices=Dimension.choices)
+    key = models.CharField(max_length=100, blank=True)
+    signatures = models.IntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["letter", "dimension", "key"], name="one_tally_per_group"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.signatures} in {self.dimension} {self.key!r} of {self.letter_id}"
 
 
 PAGE_SIZE = 50
@@ -293,7 +361,31 @@ def public_page(letter: Letter, after: int | None = None, limit: int = PAGE_SIZE
         )[: limit + 1]
     )
     next_cursor = rows[limit - 1].order_key if len(rows) > limit else None
-    return rows[:limit], next_cursor
+    rows = rows[:limit]
+    _withhold_small_departments(letter, rows)
+    return rows, next_cursor
+
+
+def _withhold_small_departments(letter: Letter, signatures: list[Signature]) -> None:
+    """A hidden signer's department is shown only where at least SMALLEST_GROUP hidden signers
+    share it: "name withheld, Legal" must not narrow a signer down to the two people in Legal
+    who signed. Others read "another department" (``department_withheld``)."""
+    hidden = Signature.Display.HIDDEN
+    asked = {s.department for s in signatures if s.display == hidden and s.department}
+    if not asked:
+        return
+    shown = set(
+        Tally.objects.filter(
+            letter=letter,
+            dimension=Tally.Dimension.HIDDEN_DEPARTMENT,
+            key__in=asked,
+            signatures__gte=settings.SMALLEST_GROUP,
+        ).values_list("key", flat=True)
+    )
+    for signature in signatures:
+        if signature.display == hidden and signature.department not in shown:
+            signature.department_withheld = bool(signature.department)
+            signature.department = ""
 
 
 def parse_cursor(value: str | None) -> int | None:

@@ -61,12 +61,28 @@ def _stored_salt(day: date) -> str:
     return row.salt
 
 
+def client_network(address: str) -> str:
+    """What one client is, for limits and abuse tools: an IPv4 address (also when written as
+    an IPv4-mapped IPv6 address), or an IPv6 client's /64, which one household or phone is
+    given whole (one client with a /64 has 2^64 addresses to choose from)."""
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
+
+
 def ip_hash(address: str, day: date | None = None) -> tuple[str, date]:
-    """(hash, day) for ``address``; the empty string for no address."""
+    """(hash, day) for the client at ``address`` (its ``client_network``); the empty string
+    for no address."""
     day = day or timezone.now().date()
     if not address:
         return "", day
-    return keyed_hash(_day_key(day), address).hex(), day
+    return keyed_hash(_day_key(day), client_network(address)).hex(), day
 
 
 def _day_key(day: date) -> bytes:

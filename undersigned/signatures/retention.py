@@ -11,8 +11,9 @@ from undersigned import events
 from undersigned.letters import services
 from undersigned.letters.models import Letter, MemberPass
 from undersigned.moderation import trends
+from undersigned.outbox import quota
 from undersigned.outbox.models import OutgoingEmail
-from undersigned.signatures.models import Signature
+from undersigned.signatures.models import PendingChange, Signature
 from undersigned.signatures.privacy import address_cutoff, forget_old_addresses
 
 SENT_MAIL_KEPT = timedelta(days=7)
@@ -22,6 +23,9 @@ def purge(now=None) -> dict[str, int]:
     now = now or timezone.now()
     done = {}
     done["expired pending signatures"] = _deleted(Signature.objects.expired(now))
+    done["expired pending changes"] = _deleted(
+        PendingChange.objects.filter(token_expires_at__lte=now)
+    )
     # A confirmed signature's link no longer expires; its time would only keep the expiry
     # index (models.py) growing with every signature ever confirmed.
     done["spent link times cleared"] = (
@@ -37,6 +41,7 @@ def purge(now=None) -> dict[str, int]:
             created_at__lte=now - SENT_MAIL_KEPT,
         )
     )
+    done["mail counts of past hours"] = quota.forget_old()
     done["address hashes cleared"] = forget_old_addresses(now)
     done["trend hours deleted"] = trends.forget_old(address_cutoff(now))
     closed = Letter.objects.filter(

@@ -2,7 +2,13 @@
 ``record_intake``.
 
 Neither verb touches the letter row: confirming appends to the count journal, which the
-counter folds into the letter in batches (see ``counting``)."""
+counter folds into the letter in batches (see ``counting``).
+
+What a confirmation link confirms is exactly what was sent with it. A signature's own link
+confirms the details of the first submission for its address; a later submission for the
+same address (by its owner, or by a stranger who knows it) waits as a ``PendingChange`` with
+a link of its own, mailed to the address, and changes nothing until that link is confirmed.
+The confirmation page shows what confirming will publish, so the owner can refuse."""
 
 from __future__ import annotations
 
@@ -11,6 +17,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from django.db import transaction
+from django.utils import timezone
 
 from undersigned.accounts.models import OrganizerKey
 from undersigned.db import rows
@@ -21,12 +28,13 @@ from undersigned.lib.emails import canonical_email
 from undersigned.lib.times import this_hour
 from undersigned.lib.tokens import new_token, token_hash
 from undersigned.moderation import limits, trends
-from undersigned.outbox import mail
+from undersigned.outbox import mail, quota
 from undersigned.signatures import privacy
+from undersigned.signatures.counting import Change, journal
 from undersigned.signatures.models import (
-    CountDelta,
     Intake,
     IntakeDetails,
+    PendingChange,
     Receipt,
     Signature,
     StoredFields,
@@ -86,9 +94,9 @@ def _stored_fields(letter: Letter, data: SignatureData) -> StoredFields:
 
 
 def sign(letter: Letter, data: SignatureData, ip: str = "", honeypot: bool = False) -> None:
-    """Take a signature: check that the letter takes it, decide the abuse flag, seal what
-    must be sealed, and write it to the intake, one row in one statement. The worker records
-    it and mails the link (``record_intake``) a moment later.
+    """Take a signature: check that the letter takes it, decide whether the abuse checks hold
+    it, seal what must be sealed, and write it to the intake, one row in one statement. The
+    worker records it and mails the link (``record_intake``) a moment later.
 
     Every address takes exactly these steps, so neither the answer nor its timing can tell a
     new address from one that signed before.
@@ -106,11 +114,13 @@ def sign(letter: Letter, data: SignatureData, ip: str = "", honeypot: bool = Fal
             f"address at {' or '.join(letter.domain_list)}."
         )
     ip_hash, ip_day = privacy.ip_hash(ip)
-    flag = (
-        limits.HONEYPOT
-        if honeypot
-        else limits.flag_for(letter.pk, data.email.lower(), canonical, ip, ip_hash)
-    )
+    if honeypot:
+        flag = limits.HONEYPOT
+    else:
+        address = data.email.lower()
+        flag = limits.flag_for_signing(
+            letter.pk, address, canonical, ip, ip_hash, verified=bool(verified_domain)
+        )
     details: IntakeDetails = {
         **_stored_fields(letter, data),
         "display": data.display,
@@ -126,10 +136,10 @@ def sign(letter: Letter, data: SignatureData, ip: str = "", honeypot: bool = Fal
 
 
 def record_intake(limit: int = 500) -> int:
-    """The worker's half of signing: turn up to ``limit`` intake rows into signatures,
-    receipts and mails, and delete them, in one transaction (so a worker killed halfway
-    leaves them for the next round, and two workers never take the same row). Returns how
-    many rows it took."""
+    """The worker's half of signing: turn up to ``limit`` intake rows into signatures (or
+    pending changes), receipts and mails, and delete them, in one transaction (so a worker
+    killed halfway leaves them for the next round, and two workers never take the same row).
+    Returns how many rows it took."""
     with transaction.atomic():
         batch = list(Intake.objects.select_for_update(skip_locked=True).order_by("pk")[:limit])
         if not batch:
@@ -138,26 +148,30 @@ def record_intake(limit: int = 500) -> int:
         recorded: list[tuple[int, IntakeDetails]] = [
             (row.letter_id, json.loads(row.details)) for row in batch
         ]
-        for row, (letter_id, details) in zip(batch, recorded, strict=True):
-            _record(letters[letter_id], row.email, details)
+        mailable = quota.allow([row.email for row in batch])
+        for row, (letter_id, details), may_mail in zip(batch, recorded, mailable, strict=True):
+            _record(letters[letter_id], row.email, details, may_mail)
         Intake.objects.filter(pk__in=[row.pk for row in batch]).delete()
         trends.record(letters, recorded, this_hour())  # last: two workers meet on its rows
     return len(batch)
 
 
-def _record(letter: Letter, email: str, details: IntakeDetails) -> None:
-    """Record one signature from the intake and mail its signer.
+def _record(letter: Letter, email: str, details: IntakeDetails, may_mail: bool) -> None:
+    """Record one submission from the intake and mail its signer (if the address's mail
+    quota allows: ``quota``).
 
-    A new address gets a confirmation link; an address with a pending signature gets a fresh
-    link (the latest details replace the earlier ones); an address that already confirmed
-    gets a "you already signed" mail. Every mail carries a new private link to manage the
-    signature. Two signatures with one address leave one row: the unique constraint decides.
-    """
+    A new address gets a signature and a confirmation link for exactly these details. An
+    address whose signature is pending gets a link of its own for these details (a
+    ``PendingChange``), and its earlier links keep confirming what was sent with them. An
+    address that confirmed gets a "you already signed" mail; if its signature is held and
+    this submission passes the checks, the mail carries a link that releases it. Every mail
+    carries a new private link to manage the signature. Two submissions with one address leave
+    one signature: the unique constraint decides."""
     try:
         email_hash = letter.email_hash(canonical_email(email))
-    except ValueError:  # the letter closed and its hashing key was destroyed meanwhile
+    except ValueError:  # not confirmed, and the letter closed and was purged meanwhile
         return
-    token, receipt = new_token(), new_token()
+    token = new_token()
     fields = {
         **details,
         "ip_day": date.fromisoformat(details["ip_day"]) if details["ip_day"] else None,
@@ -167,52 +181,179 @@ def _record(letter: Letter, email: str, details: IntakeDetails) -> None:
         "token_expires_at": Signature.new_expiry(),
     }
     # Plain statements, not the ORM's: a surge records thousands a second (BENCHMARKS.md).
-    signature_id, status = Signature.objects.record_pending(fields)
+    signature_id, status, its_token, held = Signature.objects.record_pending(fields)
+    new = its_token == fields["token_hash"]
+    if not may_mail:
+        return  # a link nobody receives would change nothing: no change, no receipt
+    receipt = new_token()
     rows.insert(Receipt, {"signature_id": signature_id, "token_hash": token_hash(receipt).hex()})
-    if status == Signature.Status.CONFIRMED:
-        mail.send_already_signed(email, letter, receipt)
-    else:
+    change = {
+        "signature_id": signature_id,
+        "token_hash": fields["token_hash"],
+        "token_expires_at": fields["token_expires_at"],
+        "details": json.dumps(details),
+    }
+    if new:
         mail.send_confirmation(email, letter, token, receipt)
+    elif status == Signature.Status.PENDING:
+        rows.insert(PendingChange, change)
+        mail.send_confirmation(email, letter, token, receipt)
+    elif held in limits.CLEARED_BY_SIGNING_AGAIN and not details["flag"]:
+        rows.insert(PendingChange, change)
+        mail.send_already_signed(email, letter, receipt, release=token)
+    else:
+        mail.send_already_signed(email, letter, receipt)
 
 
-def signature_for_token(token: str) -> Signature:
-    """The signature a confirmation link is for, if the link can still confirm it (or already
-    did). Raises a ``SigningError`` with a message for the person otherwise. Changes nothing."""
-    signature = (
-        Signature.objects.select_related("letter")
-        .filter(token_hash=token_hash(token).hex())
-        .first()
+@dataclass(frozen=True)
+class Submission:
+    """What a confirmation link is for, as its confirmation page shows it."""
+
+    letter: Letter
+    display: str
+    name: str
+    affiliation: str
+    comment: str
+    department: str
+    verified_domain: str
+    confirmed: bool  # the signature is confirmed already
+    held: str  # why the confirmed signature is held, or ""
+    releases: bool  # confirming releases a held signature (and changes nothing else)
+
+
+def submission_for_token(token: str) -> Submission:
+    """What the confirmation link ``token`` confirms (or confirmed). Raises a
+    ``SigningError`` with a message for the person when it cannot. Changes nothing."""
+    hashed = token_hash(token).hex()
+    signature = Signature.objects.select_related("letter").filter(token_hash=hashed).first()
+    if signature is not None:
+        if not signature.is_confirmed:
+            _check_confirmable(signature.letter, signature.token_expired())
+        return _submission(signature, signature, releases=False)
+    change = (
+        PendingChange.objects.select_related("signature__letter").filter(token_hash=hashed).first()
     )
-    if signature is None:
+    if change is None:
         raise InvalidToken(
-            "This confirmation link is not valid. It may have been mistyped, or replaced by a "
-            "newer link: use the link in the most recent email you received."
+            "This confirmation link is not valid. It may have been mistyped, or it belonged "
+            "to a signature that was withdrawn."
         )
+    signature = change.signature
+    details = Signature(**_adopted(json.loads(change.details)))
     if signature.is_confirmed:
-        return signature
-    if signature.token_expired():
+        releases = signature.is_held and not details.flag
+        if change.token_expires_at <= timezone.now() and releases:
+            raise ExpiredToken("This link has expired. Sign the letter again to get a new one.")
+        return _submission(signature, signature, releases=releases)
+    _check_confirmable(signature.letter, change.token_expires_at <= timezone.now())
+    return _submission(details, signature, releases=False, letter=signature.letter)
+
+
+def _check_confirmable(letter: Letter, expired: bool) -> None:
+    if expired:
         raise ExpiredToken(
             "This confirmation link has expired. Sign the letter again to get a new one."
         )
-    if not signature.letter.accepts_signatures:
+    if not letter.accepts_signatures:
         raise LetterNotOpen("This letter closed before your signature was confirmed.")
-    return signature
 
 
-def confirm(token: str) -> Signature:
-    """Confirm the signature behind ``token``. Confirming twice is harmless: the second time
-    (a double click, a second tab) finds it confirmed and changes nothing.
+def _submission(shown: Signature, signature: Signature, releases: bool, letter=None):
+    return Submission(
+        letter=letter or signature.letter,
+        display=shown.display,
+        name=shown.name,
+        affiliation=shown.affiliation,
+        comment=shown.comment,
+        department=shown.department,
+        verified_domain=shown.verified_domain,
+        confirmed=signature.is_confirmed,
+        held=signature.flag if signature.is_held else "",
+        releases=releases,
+    )
 
-    The usual case is one UPDATE (the count journal's row comes from a trigger in the same
-    statement) and one indexed read, written as plain SQL because a surge confirms thousands
-    a second; only when it changes nothing does the slower lookup find out why."""
-    letter_id = Signature.objects.confirm_pending(token_hash(token).hex())
-    if letter_id is not None:
-        return Signature(letter_id=letter_id, status=Signature.Status.CONFIRMED)
-    signature = signature_for_token(token)  # raises with the reason, if there is one
-    if not signature.is_confirmed:  # it expired or its letter closed just now
-        raise InvalidToken("This confirmation link can no longer be used: sign again.")
-    return signature
+
+def _adopted(details: IntakeDetails) -> dict:
+    """A pending change's details as the signature's fields."""
+    fields = {name: details[name] for name in Signature.DETAILS}  # type: ignore[literal-required]
+    fields["ip_day"] = date.fromisoformat(details["ip_day"]) if details["ip_day"] else None
+    return fields
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    letter_id: int
+    held: str  # why the abuse checks hold it (not counted until released), or ""
+
+
+def confirm(token: str) -> Confirmed:
+    """Confirm what the link ``token`` was sent with. Confirming twice is harmless: the
+    second time (a double click, a second tab) finds it confirmed and changes nothing.
+
+    The usual case, a signature's own link, is one UPDATE (the count journal's row comes from
+    a trigger in the same statement), written as plain SQL because a surge confirms thousands
+    a second. Then the confirmation counts towards the limit per email domain, which holds it
+    if its letter had too many from that domain in the last minutes (``limits``). Only when
+    the UPDATE changes nothing does the slower lookup find a pending change, or why not."""
+    hashed = token_hash(token).hex()
+    row = Signature.objects.confirm_pending(hashed)
+    if row is None:
+        return _confirm_change(token, hashed)
+    signature_id, letter_id, flag, verified_domain, email_domain = row[:5]
+    if not flag and not verified_domain and limits.over_domain_limit(letter_id, email_domain):
+        flag = _hold(signature_id, limits.RATE_DOMAIN)
+    return Confirmed(letter_id, flag)
+
+
+def _hold(signature_id: int, reason: str) -> str:
+    """Hold a signature that was counted a moment ago; returns the reason it is held for."""
+    with transaction.atomic():
+        signature = Signature.objects.select_for_update().filter(pk=signature_id).first()
+        if signature is None or not signature.is_counted:  # withdrawn or moved meanwhile
+            return signature.flag if signature else ""
+        Signature.objects.filter(pk=signature_id).update(flag=reason)
+        journal(
+            signature.letter_id,
+            [Change.of(signature, counted=-1), Change.of(signature, held=+1, flag=reason)],
+        )
+    return reason
+
+
+def _confirm_change(token: str, hashed: str) -> Confirmed:
+    submission = submission_for_token(token)  # raises with the reason, if there is one
+    with transaction.atomic():
+        change = (
+            PendingChange.objects.select_for_update()
+            .select_related("signature")
+            .filter(token_hash=hashed, token_expires_at__gt=timezone.now())
+            .first()
+        )
+        if change is None:  # the signature's own link, confirmed already (or just expired)
+            if not submission.confirmed:
+                raise InvalidToken("This confirmation link can no longer be used: sign again.")
+            return Confirmed(submission.letter.pk, submission.held)
+        signature = change.signature
+        changed = True
+        if not signature.is_confirmed:
+            fields = _adopted(json.loads(change.details))
+            pending = Signature.objects.filter(pk=signature.pk, status=Signature.Status.PENDING)
+            pending.update(**fields, status=Signature.Status.CONFIRMED, confirmed_at=this_hour())
+            PendingChange.objects.filter(signature=signature).delete()
+        elif submission.releases:
+            Signature.objects.filter(pk=signature.pk).update(flag="")
+            journal(
+                signature.letter_id,
+                [Change.of(signature, held=-1), Change.of(signature, counted=+1, flag="")],
+            )
+            change.delete()
+        else:
+            changed = False
+        signature.refresh_from_db()
+    if changed and signature.is_counted and not signature.verified_domain:
+        if limits.over_domain_limit(signature.letter_id, signature.email_domain):
+            _hold(signature.pk, limits.RATE_DOMAIN)
+            signature.refresh_from_db()
+    return Confirmed(signature.letter_id, signature.flag if signature.is_held else "")
 
 
 # Self-service through the private link in every mail (``/s/<receipt>``). An unknown receipt
@@ -229,17 +370,17 @@ def signature_for_receipt(receipt: str) -> Signature | None:
 
 
 def withdraw(receipt: str) -> bool:
-    """Delete the signature behind ``receipt`` (its row, hash, ciphertext and receipts); the
-    count drops at the next batch. Returns whether there was one."""
+    """Delete the signature behind ``receipt`` (its row, hash, ciphertext, receipts and
+    pending changes); the count drops at the next batch. Returns whether there was one."""
     signature = signature_for_receipt(receipt)
     if signature is None:
         return False
     with transaction.atomic():
         deleted, _ = Signature.objects.filter(pk=signature.pk).delete()
         if deleted and signature.is_counted:
-            CountDelta.objects.create(
-                letter_id=signature.letter_id, signatures=-1, verified=-int(signature.is_verified)
-            )
+            journal(signature.letter_id, [Change.of(signature, counted=-1)])
+        elif deleted and signature.is_held:
+            journal(signature.letter_id, [Change.of(signature, held=-1)])
     forget_cached(signature.letter.slug)
     return bool(deleted)
 
@@ -260,8 +401,21 @@ def change_display(
     else:
         shown = {k: getattr(signature, k) for k in ("name", "affiliation", "comment")}
     data = SignatureData(email="", department=signature.department, display=display, **shown)
-    Signature.objects.filter(pk=signature.pk).update(
-        display=display, **_stored_fields(signature.letter, data)
-    )
+    with transaction.atomic():
+        Signature.objects.filter(pk=signature.pk).update(
+            display=display, **_stored_fields(signature.letter, data)
+        )
+        hidden = Signature.Display.HIDDEN
+        if signature.is_counted and (signature.display == hidden) != (display == hidden):
+            # The tally of departments among hidden signers moves.
+            after = Signature(
+                display=display,
+                department=signature.department,
+                verified_domain=signature.verified_domain,
+            )
+            journal(
+                signature.letter_id,
+                [Change.of(signature, counted=-1), Change.of(after, counted=+1)],
+            )
     forget_cached(signature.letter.slug)
     return True

@@ -1,5 +1,5 @@
-"""The confirmation link: a GET shows a button and changes nothing (mail scanners open links);
-the POST confirms."""
+"""The confirmation link (a GET shows what confirming will publish and a button, and changes
+nothing, since mail scanners open links; the POST confirms) and the signer's private page."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from undersigned.letters.models import Letter
+from undersigned.moderation import limits
 from undersigned.signatures import services
 from undersigned.signatures.forms import DisplayForm
 from undersigned.web.caching import MISSING, recent
@@ -18,27 +19,38 @@ from undersigned.web.caching import MISSING, recent
 @csrf_exempt  # the token is the proof; see web/http.py
 @require_http_methods(["GET", "HEAD", "POST"])
 def confirm(request, token):
+    """GET shows what confirming will publish, and a button; the POST confirms."""
     try:
         if request.method == "POST":
-            signature = services.confirm(token)
-        else:
-            signature = services.signature_for_token(token)
+            confirmed = services.confirm(token)
+            return _confirmed(request, confirmed.letter_id, held=confirmed.held)
+        submission = services.submission_for_token(token)
     except services.SigningError as exc:
         return render(request, "signatures/invalid.html", {"message": str(exc)}, status=exc.status)
-    if signature.is_confirmed:
-        return _confirmed(request, signature.letter_id)
-    return render(request, "signatures/confirm.html", {"letter": signature.letter})
+    if submission.confirmed and not submission.releases:
+        return _confirmed(request, submission.letter.pk, held=submission.held)
+    return render(
+        request,
+        "signatures/confirm.html",
+        {
+            "letter": submission.letter,
+            "submission": submission,
+            "held_reason": limits.REASONS.get(submission.held, ""),
+        },
+    )
 
 
-def _confirmed(request, letter_id: int) -> HttpResponse:
-    """The thank-you page, the same for everyone who confirms on a letter. Rendered once a
-    second or two per letter and process for visitors without cookies (no log-in, messages or
-    member session to show); for others every time."""
-    key = f"confirmed-page:{letter_id}"
+def _confirmed(request, letter_id: int, held: str = "") -> HttpResponse:
+    """The thank-you page, the same for everyone who confirms on a letter (one for counted
+    signatures, one for each reason to hold one). Rendered once a second or two per letter
+    and process for visitors without cookies (no log-in, messages or member session to show);
+    for others every time."""
+    key = f"confirmed-page:{letter_id}:{held}"
     content = recent.get(key) if not request.COOKIES else MISSING
     if content is MISSING:
         letter = Letter.objects.get(pk=letter_id)
-        content = render(request, "signatures/confirmed.html", {"letter": letter}).content
+        context = {"letter": letter, "held": limits.REASONS.get(held, held)}
+        content = render(request, "signatures/confirmed.html", context).content
         if not request.COOKIES:
             recent.set(key, content, 2)
     return HttpResponse(content)
@@ -59,35 +71,30 @@ def manage(request, receipt):
     signature = services.signature_for_receipt(receipt)
     if signature is None:
         return render(request, "signatures/gone.html", {"message": GONE}, status=404)
-    form = DisplayForm(
-        initial={
-            "display": signature.display,
-            "name": signature.name,
-            "affiliation": signature.affiliation,
-            "comment": signature.comment,
-        }
-    )
-    if request.method == "POST":
-        if request.POST.get("action") == "withdraw":
-            services.withdraw(receipt)
-            return render(request, "signatures/gone.html", {"message": WITHDRAWN}, status=404)
-        form = DisplayForm(request.POST)
-        if form.is_valid():
-            services.change_display(receipt, **form.cleaned_data)
-            signature.refresh_from_db()
-            form = DisplayForm(initial={**form.cleaned_data})
-            return render(
-                request,
-                "signatures/manage.html",
-                {"signature": signature, "form": form, "saved": True},
-            )
-        return render(
-            request, "signatures/manage.html", {"signature": signature, "form": form}, status=400
+    action = request.POST.get("action") if request.method == "POST" else None
+    if action == "withdraw":  # a second step: withdrawing cannot be undone
+        return render(request, "signatures/withdraw.html", {"signature": signature})
+    if action == "withdraw-confirmed":
+        services.withdraw(receipt)
+        return render(request, "signatures/withdrawn.html", {"letter": signature.letter})
+    context = {
+        "signature": signature,
+        "held_reason": limits.REASONS.get(signature.flag, "") if signature.is_held else "",
+    }
+    if action is None:
+        form = DisplayForm(
+            initial={
+                "display": signature.display,
+                "name": signature.name,
+                "affiliation": signature.affiliation,
+                "comment": signature.comment,
+            }
         )
-    return render(request, "signatures/manage.html", {"signature": signature, "form": form})
-
-
-WITHDRAWN = (
-    "There is no signature behind this link. If you just withdrew it: it is gone, with the "
-    "hash of your address; the count drops within seconds."
-)
+        return render(request, "signatures/manage.html", {**context, "form": form})
+    form = DisplayForm(request.POST)
+    if not form.is_valid():
+        return render(request, "signatures/manage.html", {**context, "form": form}, status=400)
+    services.change_display(receipt, **form.cleaned_data)
+    signature.refresh_from_db()
+    form = DisplayForm(initial={**form.cleaned_data})
+    return render(request, "signatures/manage.html", {**context, "form": form, "saved": True})
