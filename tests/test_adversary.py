@@ -423,3 +423,67 @@ def test_the_organizer_pages_do_not_move_when_an_address_is_signed(letter, organ
     api_sign(letter, email="colleague@company.example")  # has this colleague signed?
     settle()
     assert workspace() == before
+
+
+def test_operators_cannot_publish_a_hidden_signer_under_any_name(letter, admin_client):
+    Signature.objects.create(
+        letter=letter, status="confirmed", display="hidden", email_hash="a" * 64
+    )
+    signature = Signature.objects.get()
+    before = Signature.objects.values().get()
+    url = f"/admin/signatures/signature/{signature.pk}/change/"
+    page = admin_client.get(url)
+    assert page.status_code == 200 and b'name="name"' not in page.content  # view only
+    forged = {"display": "public", "name": "Val Weiss", "comment": "I leaked it"}
+    assert admin_client.post(url, forged).status_code == 403
+    assert (
+        admin_client.post(
+            f"/admin/signatures/signature/{signature.pk}/delete/", {"post": "yes"}
+        ).status_code
+        == 403
+    )
+    assert Signature.objects.values().get() == before
+
+
+@pytest.fixture
+def counted_checks(settings):
+    from tests.hashers import CountingHasher
+
+    settings.PASSWORD_HASHERS = ["tests.hashers.CountingHasher"]
+    CountingHasher.checks = 0
+    return CountingHasher
+
+
+def log_in(username, password, ip="203.0.113.80"):
+    browser = Client(REMOTE_ADDR=ip)
+    response = browser.post("/accounts/login/", {"username": username, "password": password})
+    return response, "_auth_user_id" in browser.session
+
+
+def test_guessing_a_password_stops_before_the_password_is_checked(
+    django_user_model, counted_checks
+):
+    django_user_model.objects.create_user("olga", "olga@example.org", "right-password-123")
+    counted_checks.checks = 0
+    for i in range(300):
+        response, logged_in = log_in("olga", f"guess-{i}")
+        assert response.status_code == 200 and not logged_in
+    assert counted_checks.checks <= 10  # the limit, not 300 checks
+    response, logged_in = log_in("olga", "right-password-123")
+    assert not logged_in and "Too many failed log-ins" in response.content.decode()
+    # From another network too: the limit is the account's.
+    assert not log_in("olga", "right-password-123", ip="198.51.100.81")[1]
+    # An account that does not exist gets the same page.
+    for i in range(12):
+        log_in("nobody", f"guess-{i}", ip="198.51.100.82")
+    unknown, _ = log_in("nobody", "x", ip="198.51.100.82")
+    known, _ = log_in("olga", "x", ip="198.51.100.82")
+    strip = __import__("re").compile(rb' value="[^"]*"')  # the token, the name typed
+    assert strip.sub(b"", unknown.content) == strip.sub(b"", known.content)
+    assert unknown.status_code == known.status_code
+
+
+def test_one_client_cannot_guess_across_many_accounts(django_user_model, counted_checks):
+    for i in range(40):
+        log_in(f"someone{i}", "guess")
+    assert counted_checks.checks <= 20

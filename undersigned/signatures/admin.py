@@ -5,8 +5,12 @@ from undersigned.signatures.models import Signature
 
 @admin.register(Signature)
 class SignatureAdmin(admin.ModelAdmin):
-    """Moderation view. No email address is stored; search by domain or by client-address
-    hash, both kept only for UNDERSIGNED_IP_HASH_DAYS days."""
+    """Moderation view, read-only. No email address is stored; search by domain or by
+    client-address hash, both kept only for UNDERSIGNED_IP_HASH_DAYS days. What a signer gave
+    (their display choice, name, affiliation, department, comment) only the signer may
+    change, from their private link: an operator who could edit it could publish a hidden
+    signer under any name. Operators act on signatures in bulk, by invalidation or by
+    reviewing held ones, with a public reason."""
 
     list_display = [
         "name",
@@ -20,7 +24,7 @@ class SignatureAdmin(admin.ModelAdmin):
     ]
     list_filter = ["status", "display", "flag", "letter"]
     search_fields = ["name", "affiliation", "=email_domain", "=ip_hash"]
-    fields = [
+    fields = readonly_fields = (
         "letter",
         "status",
         "display",
@@ -34,17 +38,13 @@ class SignatureAdmin(admin.ModelAdmin):
         "email_domain",
         "ip_hash",
         "ip_day",
-    ]
-    readonly_fields = [
-        "letter",
-        "status",
-        "verified_domain",
-        "flag",
-        "invalidation",
-        "email_domain",
-        "ip_hash",
-        "ip_day",
-    ]
+    )
 
     def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
         return False
