@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
+from undersigned.accounts import login
 from undersigned.letters import members
 from undersigned.letters import views as letter_views
 from undersigned.signatures import views as signature_views
@@ -14,7 +15,7 @@ urlpatterns = [
     path("s/<str:receipt>", signature_views.manage, name="manage"),
     path("m/<str:token>", members.use_pass, name="member-pass"),
     path("organize/", include("undersigned.organize.urls")),
-    path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
+    path("accounts/login/", login.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/v1/", include("undersigned.api.urls")),
     path("health", health.health, name="health"),

@@ -55,14 +55,15 @@ class _Windows:
         self._lock = threading.Lock()
         self._next_sweep = 0.0
 
-    def hit(self, key: str, seconds: int) -> int:
+    def hit(self, key: str, seconds: int, add: int = 1) -> int:
         now = time.time()
         slot = (key, seconds, int(now // seconds))
         with self._lock:
             if now >= self._next_sweep:
                 self._sweep(now)
-            count = self._counts.get(slot, 0) + 1
-            self._counts[slot] = count
+            count = self._counts.get(slot, 0) + add
+            if count:
+                self._counts[slot] = count
         return count
 
     def _sweep(self, now: float) -> None:
@@ -90,6 +91,22 @@ def _key_for_names() -> bytes:
 def _name(kind: str, letter_id: int, value: str) -> str:
     """A counter's name: keyed, so that Redis holds no domain a dictionary could reverse."""
     return f"rl:{keyed_hash(_key_for_names(), f'{kind}:{letter_id}:{value}').hex()[:32]}"
+
+
+def count(key: str, seconds: int, add: int = 0) -> int:
+    """The count of ``key`` in this window of ``seconds``, after adding ``add``."""
+    name = _name("n", 0, key)
+    if not SHARED_CACHE:
+        return windows.hit(name, seconds, add)
+    window = f"{name}:{int(time.time() // seconds)}"
+    if not add:
+        return int(shared_cache.get(window) or 0)
+    shared_cache.add(window, 0, seconds + 5)
+    try:
+        return shared_cache.incr(window, add)
+    except ValueError:  # evicted between add and incr
+        shared_cache.set(window, add, seconds + 5)
+        return add
 
 
 def _hit(name: str, limit: int, seconds: int) -> bool:
