@@ -52,3 +52,25 @@ def test_the_production_server_serves_the_letter_and_its_assets(letter):
         except subprocess.TimeoutExpired:
             process.kill()
     assert b"Traceback" not in process.stdout.read()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_it_refuses_a_port_that_another_server_holds(letter):
+    import socket
+
+    port = free_port()
+    with socket.socket() as other:  # as Granian listens: a shared port is allowed
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        other.bind(("127.0.0.1", port))
+        other.listen()
+        done = subprocess.run(
+            [sys.executable, "-m", "undersigned", "serve", "--port", str(port)],
+            env=subprocess_env(),
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert done.returncode != 0
+    assert f"Port {port} on 127.0.0.1 is in use already" in done.stderr
+    assert "Traceback" not in done.stderr
