@@ -205,9 +205,27 @@ def poll(slug: str, seconds: float) -> dict:
     return {"samples": samples}
 
 
+def keys(slug: str, n: int) -> dict:
+    """``n`` organizers of the letter, each with a sealing key: hidden signers' names are then
+    sealed to ``n`` keys, as on a letter with several organizers."""
+    from django.contrib.auth import get_user_model
+
+    from undersigned.accounts.models import OrganizerKey
+    from undersigned.lib import sealing
+
+    letter = Letter.objects.get(slug=slug)
+    for i in range(n):
+        user = get_user_model().objects.create_user(f"bench-organizer-{slug}-{i}")
+        letter.organizers.add(user)
+        OrganizerKey.objects.register(user, sealing.generate_keypair()[1])
+    return {"keys": OrganizerKey.objects.for_letter(letter).count()}
+
+
 def main(argv: list[str]) -> None:
     task, *args = argv
-    if task == "load":
+    if task == "keys":
+        result = keys(args[0], int(args[1]))
+    elif task == "load":
         result = load(args[0], int(args[1]))
     elif task == "pending":
         result = pending(args[0], int(args[1]), args[2], args[3])

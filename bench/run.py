@@ -107,6 +107,8 @@ SMALL_ROWS = 1000
 MAX_CONFIRM_RATE = 8000  # tokens made per measured second: twice what a 2 s slice has reached
 KINDS = ("ping", "small", "big")  # what the interleaved slices measure, in a round's order
 SETTLE_SECONDS = 15
+ORGANIZER_KEYS = 2  # the small letter's organizers with a key: hidden names are sealed to each
+DISPLAYS = ("public", "hidden", "count")
 LETTER_BODY = """We, the undersigned, ask the board to cancel the contract.
 
 ## Why
@@ -225,6 +227,7 @@ class Run:
                 "--publish",
             )  # fmt: skip
         loads = {SMALL: self.task("load", SMALL, SMALL_ROWS)}
+        self.task("keys", SMALL, ORGANIZER_KEYS)
         self.tokens = self.make_tokens(SMALL, "a", {"warm": args.warmup, "run": args.seconds})
         database = database_info(self.env)
         busy_before = machine_busy_share(1.0)
@@ -238,6 +241,7 @@ class Run:
             print(f"Loading {args.big:,} signatures ...", file=sys.stderr, flush=True)
             loads[BIG] = self.task("load", BIG, args.big, timeout=1200)
             figures = self.side_by_side()
+            figures["sign-display"] = self.displays()
         finally:
             stop(server)
         export = self.export()
@@ -348,6 +352,45 @@ class Run:
                 rate(big, status) / rate(small, status)
                 for big, small in zip(slices["big"], slices["small"], strict=True)
             ]
+        return figures
+
+    def displays(self) -> dict:
+        """Signing with each display choice, on the small letter (whose hidden signers' names
+        are sealed to ORGANIZER_KEYS keys), in interleaved slices with /ping: an employee
+        letter is signed mostly hidden and count-only."""
+        args = self.args
+        print("Measuring signing with each display choice ...", file=sys.stderr, flush=True)
+        kinds = ("ping", *DISPLAYS)
+        signing = self.path("sign", SMALL)
+
+        def run(kind: str, seconds: int) -> dict:
+            if kind == "ping":
+                return self.load.run("get", "/ping", seconds=seconds)
+            return self.load.run("sign", signing, SIGN_LUA, (kind,), seconds=seconds)
+
+        for kind in kinds:
+            if args.warmup:
+                run(kind, args.warmup)
+        before = self.settled(SMALL, "taken")
+        slices: dict[str, list[dict]] = {kind: [] for kind in kinds}
+        for r in range(args.rounds):
+            for kind in kinds if r % 2 == 0 else kinds[::-1]:
+                slices[kind].append(run(kind, args.slice))
+        ping = merged(slices["ping"])
+        figures = {"ping": figure("GET /ping, in the same rounds", ping, ping)}
+        for kind in DISPLAYS:
+            f = figure(f"signatures accepted, display={kind}", merged(slices[kind]), ping, "202")
+            f["round_ratios"] = [
+                rate(mine, "202") / rate(theirs, "200")
+                for mine, theirs in zip(slices[kind], slices["ping"], strict=True)
+            ]
+            figures[kind] = f
+        answered = sum(figures[kind]["responses"].get("202", 0) for kind in DISPLAYS)
+        after = self.settled(SMALL, "taken")["taken"]
+        slack = args.connections * args.rounds * len(DISPLAYS)
+        figures["public"]["check"] = self.check(
+            "sign", SMALL, answered, after - before["taken"], slack
+        )
         return figures
 
     @staticmethod
@@ -996,6 +1039,18 @@ def rows_of(report: dict) -> list[tuple[str, ...]]:
             (str(number), f"{NAMES[key]}, letter with 1,000", per_s(f))
             + (ratio, cpu_ratio(f, ping), f"≥ {TARGETS[key]:.2f}", verdict(ok))
         )
+        if key == "sign" and "sign-display" in figures:
+            group = figures["sign-display"]
+            for display in DISPLAYS:
+                f = group[display]
+                ok = f["ratio_to_baseline"] >= TARGETS["sign"]
+                ratio = f"{f['ratio_to_baseline']:.3f}" + span(f.get("round_ratios"))
+                sealed = f", sealed to {ORGANIZER_KEYS} keys" if display == "hidden" else ""
+                rows.append(
+                    ("1", f"… display={display}{sealed} (own rounds with /ping)", per_s(f))
+                    + (ratio, cpu_ratio(f, group["ping"]), f"≥ {TARGETS['sign']:.2f}")
+                    + (verdict(ok),)
+                )
     for key in ("sign", "confirm", "count", "page"):
         f, ping = figures[key]["big"], figures[key]["ping"]
         flat = flatness(figures[key])

@@ -1,7 +1,9 @@
 -- wrk script for bench/sign.py.
 --
 --   wrk ... URL -- get RUN     GET the URL; count responses by status
---   wrk ... URL -- sign RUN    POST a signature with a new email to the URL (…/signatures)
+--   wrk ... URL -- sign RUN [DISPLAY]
+--                              POST a signature with a new email to the URL (…/signatures),
+--                              shown as DISPLAY (public, hidden or count; public if not told)
 --
 -- RUN tags the emails so that no two runs (warm-up included) share an address; each thread
 -- numbers its own requests. done() prints one line, "RESULT {json}", that sign.py parses.
@@ -16,6 +18,7 @@ end
 function init(args)
   mode = args[1] or "get"
   run = args[2] or "0"
+  display = args[3] or "public"
   sent = 0
   statuses = {}
   if mode ~= "sign" then
@@ -26,8 +29,8 @@ end
 function request()
   sent = sent + 1
   local body = string.format(
-    '{"name": "Bench Signer %d", "email": "bench-%s-%d-%d@example.org", "display": "public"}',
-    sent, run, thread_id, sent
+    '{"name": "Bench Signer %d", "email": "bench-%s-%d-%d@example.org", "display": "%s"}',
+    sent, run, thread_id, sent, display
   )
   return wrk.format("POST", nil, { ["Content-Type"] = "application/json" }, body)
 end

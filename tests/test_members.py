@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from tests.conftest import make_letter, settle
+from tests.conftest import drain, make_letter
 from undersigned.letters.models import MemberPass
 from undersigned.outbox.models import OutgoingEmail
 from undersigned.signatures.models import Signature
@@ -76,27 +76,49 @@ def test_the_pass_mail_is_discreet_and_its_link_survives_scanners(client, member
     assert "one</strong> thing" not in scanner.get("/l/inside/").content.decode()
 
 
-def test_a_member_reads_and_signs_and_is_verified(client, members_letter):
+def test_a_member_reads_and_signs_in_one_mail_round_trip_and_is_verified(client, members_letter):
     become_member(client, members_letter)
     assert not MemberPass.objects.exists()  # single use
     html = client.get("/l/inside/").content.decode()
     assert "one</strong> thing" in html and 'name="name"' in html
-    response = client.post(
-        "/l/inside/", {"name": "Ada", "email": "ada@example.com", "display": "hidden"}
-    )
-    assert response.status_code == 302
-    settle()
+    assert 'name="email"' not in html  # the pass proved the address
+    assert 'value="hidden" id="id_display_1" checked' in html  # hidden by default
+    response = client.post("/l/inside/", {"name": "Ada", "display": "hidden"})
+    assert response.status_code == 200 and response["Cache-Control"] == "private, no-store"
+    receipt = response.content.decode().split('id="private-link" href="')[1].split('"')[0]
+    drain()
     signature = Signature.objects.get()
-    assert signature.verified_domain == "example.com"
-    assert OutgoingEmail.objects.latest("id").kind == "confirm-discreet"
+    assert signature.is_counted and signature.verified_domain == "example.com"
+    assert OutgoingEmail.objects.count() == 1  # the pass, and no second mail
+    members_letter.refresh_from_db()
+    assert (members_letter.signature_count, members_letter.verified_count) == (1, 1)
+    assert Client().get(receipt.removeprefix("http://127.0.0.1:8000")).status_code == 200
+    # The session kept the address's keyed hash until the member signed, never the address.
+    from django.contrib.sessions.models import Session
+
+    for session in Session.objects.all():
+        assert "ada" not in str(session.get_decoded()) and "ada" not in session.session_data
 
 
-def test_a_member_must_sign_with_an_address_at_the_organization(client, members_letter):
+def test_signing_again_in_a_new_member_session_changes_nothing(client, members_letter):
     become_member(client, members_letter)
-    response = client.post("/l/inside/", {"name": "Ada", "email": "ada@gmail.com"})
+    client.post("/l/inside/", {"name": "Ada", "display": "hidden"})
+    drain()
+    again = Client()
+    become_member(again, members_letter)
+    response = again.post("/l/inside/", {"name": "Ada Byron", "display": "public"})
+    assert response.status_code == 200
+    drain()
+    signature = Signature.objects.get()
+    assert signature.display == "hidden" and signature.is_counted
+    assert signature.receipts.count() == 2  # the second private link manages the same one
+
+
+def test_a_member_must_prove_an_address_at_the_organization(client, members_letter):
+    response = client.post("/l/inside/members/", {"email": "ada@gmail.com"})
     assert response.status_code == 400
-    assert "use your address at example.com" in response.content.decode()
-    assert not Signature.objects.exists()
+    assert "Use your address at example.com" in response.content.decode()
+    assert not MemberPass.objects.exists()
 
 
 def test_a_used_pass_cannot_open_the_letter_again(client, members_letter):

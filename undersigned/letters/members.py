@@ -18,13 +18,29 @@ from django.views.decorators.http import require_http_methods, require_POST
 from undersigned.letters.models import Letter, MemberPass
 from undersigned.lib.emails import ascii_address, canonical_email
 from undersigned.lib.tokens import new_token, token_hash
+from undersigned.moderation.models import Policy
 from undersigned.outbox import mail, quota
+from undersigned.signatures.services import MemberProof
 
 SESSION_KEY = "member_of_letters"
+PROOFS_KEY = "member_proofs"  # letter id -> what its pass proved, until the member signs
 
 
 def is_member(request, letter: Letter) -> bool:
     return letter.pk in request.session.get(SESSION_KEY, [])
+
+
+def proof(request, letter: Letter) -> MemberProof | None:
+    """What this session's pass proved for ``letter``: the address's keyed hash (never the
+    address), so that the member signs without a second mail. None once they have signed."""
+    found = request.session.get(PROOFS_KEY, {}).get(str(letter.pk))
+    return MemberProof(*found) if found else None
+
+
+def spend_proof(request, letter: Letter) -> None:
+    proofs = dict(request.session.get(PROOFS_KEY, {}))
+    proofs.pop(str(letter.pk), None)
+    request.session[PROOFS_KEY] = proofs
 
 
 def can_read(request, letter: Letter) -> bool:
@@ -83,13 +99,19 @@ def request_pass(request, slug):
     token = new_token()
     with transaction.atomic():
         # The same answer whether or not the address had its few mails this hour already.
-        if quota.allow([form.cleaned_data["email"]])[0]:
+        address = form.cleaned_data["email"]
+        if quota.allow([address])[0]:
+            canonical = canonical_email(address)
             MemberPass.objects.create(
                 letter=letter,
                 token_hash=token_hash(token).hex(),
                 expires_at=timezone.now() + timedelta(hours=settings.MEMBER_PASS_TTL_HOURS),
+                email_hash=letter.email_hash(canonical),
+                verified_domain=letter.verified_domain(canonical.rpartition("@")[2]),
+                blocked=Policy.current().address_blocked(address.lower())
+                or Policy.current().address_blocked(canonical),
             )
-            mail.send_member_pass(form.cleaned_data["email"], letter, token)
+            mail.send_member_pass(address, letter, token)
     return render(request, "letters/members_sent.html", {"letter": letter})
 
 
@@ -118,4 +140,8 @@ def use_pass(request, token):
         return redirect(row.letter)  # a double click: the first click already opened it
     request.session.cycle_key()
     request.session[SESSION_KEY] = [*request.session.get(SESSION_KEY, []), row.letter_id]
+    if row.email_hash:
+        proofs = dict(request.session.get(PROOFS_KEY, {}))
+        proofs[str(row.letter_id)] = [row.email_hash, row.verified_domain, row.blocked]
+        request.session[PROOFS_KEY] = proofs
     return redirect(row.letter)

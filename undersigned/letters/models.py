@@ -243,11 +243,17 @@ class Letter(models.Model):
 class MemberPass(models.Model):
     """A one-time link that proves an address at a members-only letter's organization and
     opens that letter (only that one) for the browser session that uses it. Only the token's
-    hash is kept; the address it was sent to is not."""
+    hash is kept, and the address's keyed hash; not the address."""
 
     letter = models.ForeignKey(Letter, on_delete=models.CASCADE, related_name="+")
     token_hash = models.CharField(max_length=64, unique=True)
     expires_at = models.DateTimeField()
+    # What the pass proves, for the session it opens: the address as the letter's keyed hash
+    # (what a signature keeps), the domain it is at, and whether the operators block it. A
+    # member then signs without a second mail.
+    email_hash = models.CharField(max_length=64, blank=True)
+    verified_domain = models.CharField(max_length=253, blank=True)
+    blocked = models.BooleanField(default=False)
 
     def __str__(self) -> str:
         return f"member pass for letter {self.letter_id}"

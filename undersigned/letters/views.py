@@ -11,10 +11,10 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from undersigned.letters import members, services
 from undersigned.letters.models import Letter
-from undersigned.signatures.forms import SignatureForm
-from undersigned.signatures.models import parse_cursor, public_page
+from undersigned.signatures.forms import MemberSignatureForm, SignatureForm
+from undersigned.signatures.models import Signature, parse_cursor, public_page
 from undersigned.signatures.privacy import client_ip
-from undersigned.signatures.services import LetterNotOpen, SigningError, sign
+from undersigned.signatures.services import LetterNotOpen, SigningError, sign, sign_as_member
 from undersigned.web.caching import cached_response, letter_key, vary_on_cookie
 
 
@@ -44,6 +44,15 @@ def home(request):
     return vary_on_cookie(cached_response(request, "home", PAGE_SECONDS, 5, build))
 
 
+def _signing_form(letter: Letter, request, data=None):
+    """The form to sign ``letter`` with: without an address for a member whose pass proved
+    theirs. On a members-only letter anyone at the company can read the list, its addressee
+    included, so the form suggests hiding one's name there."""
+    form_class = MemberSignatureForm if members.proof(request, letter) else SignatureForm
+    initial = {"display": Signature.Display.HIDDEN} if letter.members_only else None
+    return form_class(data, initial=initial)
+
+
 def letter_context(letter: Letter, request, form=None) -> dict:
     try:
         after = parse_cursor(request.GET.get("after"))
@@ -54,7 +63,7 @@ def letter_context(letter: Letter, request, form=None) -> dict:
         "letter": letter,
         "signing_paused": services.pause_message(letter),
         "invalidations": letter.invalidations.filter(undone_at__isnull=True),
-        "form": form if form is not None else SignatureForm(),
+        "form": form if form is not None else _signing_form(letter, request),
         "signatories": signatories,
         "next_cursor": next_cursor,
         "paged": after is not None,
@@ -85,15 +94,18 @@ def _detail(request, slug):
     form = None
     status = 200
     if request.method == "POST":
-        form = SignatureForm(request.POST)
+        form = _signing_form(letter, request, request.POST)
+        proof = members.proof(request, letter)
         if form.is_valid():
+            honeypot = bool(form.cleaned_data.get("website"))
             try:
-                sign(
-                    letter,
-                    form.signature_data(),
-                    client_ip(request),
-                    honeypot=bool(form.cleaned_data.get("website")),
-                )
+                if proof is not None:
+                    receipt = sign_as_member(
+                        letter, form.signature_data(), proof, client_ip(request), honeypot
+                    )
+                    members.spend_proof(request, letter)
+                    return _signed_as_member(request, letter, receipt)
+                sign(letter, form.signature_data(), client_ip(request), honeypot=honeypot)
             except LetterNotOpen as exc:
                 form.add_error(None, str(exc))
                 status = 409
@@ -111,6 +123,14 @@ def _detail(request, slug):
     )
     if status == 405:
         response["Allow"] = "GET, HEAD, POST"
+    return response
+
+
+def _signed_as_member(request, letter: Letter, receipt: str):
+    """The thank-you page of a member who signed with their pass, with their private link:
+    shown once, kept by no cache."""
+    response = render(request, "letters/signed_member.html", {"letter": letter, "receipt": receipt})
+    response["Cache-Control"] = "private, no-store"
     return response
 
 

@@ -78,7 +78,7 @@ class SignatureForm(forms.Form):
         return self._clean_text("affiliation")
 
     def clean_department(self):
-        return self._clean_text("department")
+        return " ".join(self._clean_text("department").split())  # one spelling per group
 
     def clean_comment(self):
         return self._clean_text("comment", multiline=True).replace("\r\n", "\n")
@@ -123,6 +123,27 @@ class SignatureForm(forms.Form):
 
 
 SignatureForm.base_fields = _SharedFields(SignatureForm.base_fields)
+
+
+class MemberSignatureForm(SignatureForm):
+    """The signing form for a member of a members-only letter whose pass proved their
+    address: no address to type, and no second mail."""
+
+    def signature_data(self) -> SignatureData:
+        data = self.cleaned_data
+        return SignatureData(
+            name=data["name"],
+            email="",
+            affiliation=data["affiliation"],
+            department=data["department"],
+            comment=data["comment"],
+            display=data["display"],
+        )
+
+
+MemberSignatureForm.base_fields = _SharedFields(
+    {name: field for name, field in SignatureForm.base_fields.items() if name != "email"}
+)
 
 
 class DisplayForm(forms.Form):

@@ -3,7 +3,7 @@ from __future__ import annotations
 import secrets
 from datetime import timedelta
 from functools import cache
-from typing import TypedDict, cast
+from typing import NotRequired, TypedDict, cast
 
 from django.conf import settings
 from django.db import connection, models
@@ -42,12 +42,15 @@ class SignatureQuerySet(models.QuerySet):
     def expired(self, now=None):
         return self.pending().filter(token_expires_at__lte=now or timezone.now())
 
-    def record_pending(self, values: dict) -> tuple[int, str, str, str]:
-        """Insert a pending signature, unless the letter has one with this email hash
-        already, which is left as it is. One statement either way; the unique constraint
-        settles two at once. Returns the row's (id, status, token hash, flag): the token hash
-        is that of ``values`` only if this inserted the row."""
-        return cast(tuple[int, str, str, str], rows.insert(Signature, values, _record_tail()))
+    def record(self, values: dict) -> tuple[int, str, bool, str]:
+        """Insert a signature, unless the letter has one with this email hash already, which
+        is left as it is. One statement either way; the unique constraint settles two at once.
+        Returns the row's (id, status, whether this inserted it, flag)."""
+        values = {**values, "order_key": values.get("order_key") or random_order_key()}
+        pk, status, order_key, flag = cast(
+            tuple[int, str, int, str], rows.insert(Signature, values, _record_tail())
+        )
+        return pk, status, order_key == values["order_key"], flag
 
     def confirm_pending(self, token_hash: str) -> tuple | None:
         """Confirm the pending signature with ``token_hash`` if its link has not expired and
@@ -79,7 +82,7 @@ def _record_tail() -> str:
     status = rows.column(Signature, "status")
     key = f"{rows.column(Signature, 'letter_id')}, {rows.column(Signature, 'email_hash')}"
     returned = ", ".join(
-        rows.column(Signature, name) for name in ("id", "status", "token_hash", "flag")
+        rows.column(Signature, name) for name in ("id", "status", "order_key", "flag")
     )
     return (
         f" ON CONFLICT ({key}) DO UPDATE SET {status} = {rows.table(Signature)}.{status}"
@@ -420,6 +423,10 @@ class IntakeDetails(StoredFields):
     ip_day: str | None  # ISO date of ``ip_hash``'s key
     email_domain: str
     flag: str
+    # A member of a members-only letter who proved their address by a pass signs without a
+    # second mail: the address's keyed hash and the hash of the private link shown to them.
+    email_hash: NotRequired[str]
+    receipt_hash: NotRequired[str]
 
 
 class Intake(models.Model):
