@@ -449,3 +449,23 @@ def test_an_employee_signs_a_members_only_letter_with_javascript_off(
     page.goto(private_link)
     expect(page.get_by_text("confirmed and counted")).to_be_visible()
     assert context.third_party_requests == []
+
+
+def test_the_pages_break_no_rule_of_their_content_security_policy(
+    new_context, site_url, letter, organizer, client
+):
+    context = new_context()
+    page = context.new_page()
+    refused = []
+    page.on("console", lambda message: refused.append(message.text))
+    page.on("pageerror", lambda error: refused.append(str(error)))
+    for path in ("/", letter.get_absolute_url(), "/accounts/login/"):
+        page.goto(site_url + path)
+    textbox(page, "Username").fill(organizer.username)
+    page.get_by_label("Password").fill("pw-olivia-123")
+    page.get_by_role("button", name="Log in").click()
+    for path in ("/organize/", f"/organize/{letter.slug}/", "/organize/keys/"):
+        page.goto(site_url + path)
+    page.wait_for_timeout(500)
+    assert not [text for text in refused if "Content Security Policy" in text], refused
+    assert context.third_party_requests == []
