@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import close_old_connections, connections
 
+from undersigned.db import maintenance
 from undersigned.events.fanout import fan_out
 from undersigned.outbox import sending
 from undersigned.signatures import counting, retention, services
@@ -46,6 +47,7 @@ JOBS = [
         sending.release_stale_claims,
     ),
     Job("purge", lambda: 3600, retention.purge),
+    Job("checkpoint", lambda: 30, maintenance.checkpoint),  # SQLite: an empty WAL
 ]
 
 
@@ -103,5 +105,9 @@ class Worker:
             if not done:
                 self.stopping.wait(self.idle_sleep)
         counter.join(30)
+        try:
+            maintenance.checkpoint()
+        except Exception:  # the database may be gone: stopping must not fail for it
+            log.exception("the last checkpoint failed")
         connections.close_all()
         log.info("worker stopped")

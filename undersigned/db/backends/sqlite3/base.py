@@ -75,6 +75,19 @@ def _queue_for(name: str) -> _Queue:
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
 
 
+def _keep_private(name: str) -> None:
+    """The database file and its journal files, readable by this user only (made before the
+    umask in settings, or by another program, they may not be)."""
+    if name == ":memory:" or "mode=memory" in name:
+        return
+    for path in (name, f"{name}-wal", f"{name}-shm", f"{name}-writers"):
+        try:
+            if os.stat(path).st_uid == os.getuid():
+                os.chmod(path, 0o600)
+        except OSError:
+            pass
+
+
 class _Cursor(base.SQLiteCursorWrapper):
     """Django's cursor; a write outside any transaction (SQLite then wraps the statement in
     one of its own) takes its turn in the queue too. Rows it returns (``RETURNING``) are read
@@ -126,6 +139,25 @@ class _Cursor(base.SQLiteCursorWrapper):
 
 class DatabaseWrapper(base.DatabaseWrapper):
     _queue: _Queue | None = None
+
+    def get_new_connection(self, conn_params):
+        connection = super().get_new_connection(conn_params)
+        _keep_private(str(self.settings_dict["NAME"]))
+        return connection
+
+    def checkpoint(self, wait_ms: int = 100) -> tuple[int, int, int]:
+        """Copy the write-ahead log into the database file and empty it (TRUNCATE), so that
+        the log keeps no old page (SQLite's secure_delete zeroes what is deleted in the file,
+        not in the log). It waits for readers only ``wait_ms``, so that it never holds up
+        writers in a surge: then it answers busy and the next one tries again. Returns
+        (busy, pages in the log, pages copied), as SQLite does."""
+        with self.cursor() as cursor:
+            cursor.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
+            try:
+                cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                return tuple(cursor.fetchone())
+            finally:
+                cursor.execute(f"PRAGMA busy_timeout = {int(BUSY_SECONDS * 1000)}")
 
     def create_cursor(self, name=None):
         cursor = self.connection.cursor(factory=_Cursor)

@@ -8,6 +8,8 @@ import socket
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from undersigned.db.maintenance import checkpoint
+
 
 def _check_free(host: str, port: int) -> None:
     """Refuse a port that something already listens on. Granian would share it (its
@@ -71,3 +73,4 @@ class Command(BaseCommand):
             log_access=False,  # access logs would hold client addresses
             respawn_failed_workers=True,
         ).serve()
+        checkpoint()  # stopped: leave no old page in SQLite's write-ahead log
