@@ -95,6 +95,15 @@ def drain() -> None:
     recent.clear()
 
 
+def mails_to(address: str, kind: str | None = None) -> list[OutgoingEmail]:
+    """The outbox rows for ``address``, oldest first. The address is encrypted at rest, so no
+    query can select by it: each row is read (and decrypted) here."""
+    rows = OutgoingEmail.objects.order_by("id")
+    if kind:
+        rows = rows.filter(kind=kind)
+    return [row for row in rows if row.to.lower() == address.lower()]
+
+
 def confirmation_token(message_body: str) -> str:
     """The token in the link of a confirmation mail."""
     for word in message_body.split():
@@ -115,6 +124,7 @@ class Inbox:
     def __init__(self, port: int):
         self.port = port
         self.messages = []
+        self.arrivals: list[tuple[float, list[str]]] = []  # (time.time(), recipients)
         self.received = threading.Condition()
         self.controller = Controller(self, hostname="127.0.0.1", port=port)
 
@@ -122,6 +132,7 @@ class Inbox:
         message = message_from_bytes(envelope.content, policy=policy.default)
         with self.received:
             self.messages.append((envelope.rcpt_tos, message))
+            self.arrivals.append((time.time(), list(envelope.rcpt_tos)))
             self.received.notify_all()
         return "250 OK"
 

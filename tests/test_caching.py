@@ -133,3 +133,33 @@ def test_a_page_cached_while_a_change_commits_is_dropped_after_the_commit(client
         in_threads(lambda _: Client().get("/l/clean-air/"), [0], threads=1)
         assert "Cleaner air" not in client.get("/l/clean-air/").content.decode()
     assert "Cleaner air" in client.get("/l/clean-air/").content.decode()
+
+
+# --- headers on every page ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/", "/l/clean-air/", "/api/v1/letters/clean-air", "/nothing"])
+def test_every_page_has_a_strict_content_security_policy(client, letter, path):
+    response = client.get(path)
+    policy = response["Content-Security-Policy"]
+    assert "default-src 'none'" in policy and "script-src 'self'" in policy
+    assert "frame-ancestors 'none'" in policy and "unsafe-inline" not in policy
+    assert "camera=()" in response["Permissions-Policy"]
+
+
+def test_pages_with_a_private_link_are_never_stored(client, letter):
+    from tests.conftest import last_token
+
+    client.post("/l/clean-air/", {"name": "Ada", "email": "ada@example.org"})
+    token = last_token()
+    for path in (f"/v/{token}", "/s/" + "x" * 43, "/m/" + "y" * 43):
+        for method in ("get", "post"):
+            response = getattr(client, method)(path)
+            assert response["Cache-Control"] == "private, no-store", (method, path)
+            assert response["Referrer-Policy"] == "no-referrer"
+
+
+def test_an_https_site_asks_browsers_never_to_use_http(client, letter, settings):
+    settings.SECURE_HSTS_SECONDS = 31536000
+    response = client.get("/l/clean-air/", secure=True)
+    assert response["Strict-Transport-Security"].startswith("max-age=31536000")

@@ -186,3 +186,22 @@ def test_the_trigger_the_queryset_the_model_and_reconcile_agree_on_what_counts(
     assert by_trigger == by_queryset == by_model == int(counts)
     assert counting.reconcile() == []  # nothing to correct
     assert Letter.objects.get(pk=letter.pk).signature_count == int(counts)
+
+
+@pytest.mark.django_db
+def test_the_trigger_that_journals_confirmations_survives_the_migrations():
+    """SQLite drops a table's triggers when a migration rebuilds the table."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        if connection.vendor == "sqlite":
+            cursor.execute(
+                "SELECT tbl_name FROM sqlite_master WHERE type = 'trigger' AND name = %s",
+                ["signature_confirmed_counted"],
+            )
+        else:
+            cursor.execute(
+                "SELECT tgrelid::regclass::text FROM pg_trigger WHERE tgname = %s",
+                ["signature_confirmed_counted"],
+            )
+        assert cursor.fetchall() == [("signatures_signature",)]

@@ -381,7 +381,7 @@ def test_a_new_key_is_mailed_to_every_organizer_of_each_letter_concerned(
     call_command("keys", "add", organizer.username, sealing.generate_keypair()[1])
     assert OutgoingEmail.objects.count() == 0  # the worker's fan-out queues them
     settle()
-    mails = sorted(OutgoingEmail.objects.values_list("to", "subject"))
+    mails = sorted((row.to, row.subject) for row in OutgoingEmail.objects.all())
     assert mails == [
         ("carlos@example.org", f'A key was added to an organizer of "{first.title}"'),
         ("olivia@example.org", f'A key was added to an organizer of "{first.title}"'),

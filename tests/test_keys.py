@@ -523,3 +523,12 @@ def test_list_shows_users_ids_labels_and_dates_but_no_key_material(
     ]
     assert olivia_keys[1] not in out
     assert base64.b64encode(olivia_keys[0]).decode() not in out
+
+
+def test_sealed_fields_do_not_give_away_the_length_of_a_name():
+    key = sealing.generate_keypair()[1]
+    short = sealing.seal({"name": "Al", "affiliation": "", "comment": ""}, [key])
+    long = sealing.seal(
+        {"name": "Alexandra Konstantinopoulou-Smith", "affiliation": "", "comment": ""}, [key]
+    )
+    assert len(short["box"]) == len(long["box"])

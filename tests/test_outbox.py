@@ -12,7 +12,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from tests.conftest import Inbox, free_port, subprocess_env
+from tests.conftest import Inbox, free_port, mails_to, subprocess_env
 from undersigned.outbox import mail, sending
 from undersigned.outbox.models import OutgoingEmail
 
@@ -162,7 +162,7 @@ def test_a_refused_recipient_waits_for_a_retry_and_the_rest_of_the_batch_goes(le
     for _, message in received:  # both parts arrive whole
         assert "/v/token-" in Inbox.text(message)
         assert "/v/token-" in message.get_body(preferencelist=("html",)).get_content()
-    refused = OutgoingEmail.objects.get(to="person2@example.org")
+    [refused] = mails_to("person2@example.org")
     assert refused.status == Status.QUEUED and refused.attempts == 1
     assert refused.last_error == "SMTPRecipientsRefused" and refused.claimed_by == ""
     assert refused.retry_after > timezone.now()

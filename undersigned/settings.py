@@ -7,6 +7,7 @@ and ``migrate`` stop with a clear message instead of a stack trace.
 
 from __future__ import annotations
 
+import os
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -33,9 +34,14 @@ def _get(parse, *args, fallback):
 
 
 BASE_DIR = Path(__file__).resolve().parent
+# What this process writes (the database and its journal files, collected static files) is
+# for its own user only: files 0600, folders 0700.
+os.umask(0o077)
 DATA_DIR = Path(envstr("UNDERSIGNED_DATA_DIR", "var")).resolve()
 try:
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATA_DIR.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if DATA_DIR.stat().st_uid == os.getuid():
+        DATA_DIR.chmod(0o700)
 except OSError as _exc:
     CONFIG_ERRORS.append(
         f"UNDERSIGNED_DATA_DIR={str(DATA_DIR)!r} cannot be created: {_exc.strerror}"
@@ -77,6 +83,7 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 if SECURE:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = 365 * 24 * 3600  # browsers then never ask over plain http
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -97,6 +104,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "undersigned.web.security.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "undersigned.web.middleware.BodySizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -237,13 +245,16 @@ WHITENOISE_USE_FINDERS = DEBUG
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"no_signer_data": {"()": "undersigned.web.logging.DropRequestData"}},
+    "filters": {
+        "no_signer_data": {"()": "undersigned.web.logging.DropRequestData"},
+        "no_private_links": {"()": "undersigned.web.logging.RedactLinks"},
+    },
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
             "formatter": "plain",
-            "filters": ["no_signer_data"],
+            "filters": ["no_signer_data", "no_private_links"],
         }
     },
     "root": {"handlers": ["console"], "level": envstr("UNDERSIGNED_LOG_LEVEL", "INFO")},

@@ -178,7 +178,12 @@ def document() -> dict:
                         "signature_count": {"type": "integer", "minimum": 0},
                         "verified_count": {"type": "integer", "minimum": 0},
                         "held_count": held_count,
-                        "counted_at": {"type": ["string", "null"], "format": "date-time"},
+                        "counted_at": {
+                            "type": ["string", "null"],
+                            "format": "date-time",
+                            "description": "The hour (UTC) of the last count: never finer, "
+                            "since it would date the signatures counted then",
+                        },
                     },
                 },
                 "PublicSignature": {

@@ -15,7 +15,12 @@ from django.db import connection, models
 
 @cache
 def _fields(model: type[models.Model]) -> tuple[models.Field, ...]:
-    return tuple(f for f in model._meta.concrete_fields if not f.primary_key)
+    # A primary key the database numbers is left to it; one with a default (random) is not.
+    return tuple(
+        f
+        for f in model._meta.concrete_fields
+        if not (f.primary_key and isinstance(f, models.AutoField))
+    )
 
 
 @cache
@@ -27,10 +32,12 @@ def _attnames(model: type[models.Model]) -> frozenset[str]:
 def _plain(model: type[models.Model]) -> tuple[bool, ...]:
     """Per field: whether a str, int or None is stored as it is (text and integer columns),
     so that the field's conversion can be skipped for such values."""
+    from undersigned.db.fields import VaultedTextField
+
     kinds = (models.CharField, models.TextField, models.IntegerField, models.BigIntegerField)
+    converted = (models.JSONField, VaultedTextField)
     return tuple(
-        isinstance(field, kinds) and not isinstance(field, models.JSONField)
-        for field in _fields(model)
+        isinstance(field, kinds) and not isinstance(field, converted) for field in _fields(model)
     )
 
 

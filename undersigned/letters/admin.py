@@ -11,6 +11,7 @@ from undersigned.letters import services
 from undersigned.letters.models import Letter
 from undersigned.moderation import trends
 from undersigned.moderation.forms import HeldForm, held_by_reason
+from undersigned.signatures import privacy
 
 
 class TrendingWindowForm(forms.Form):
@@ -33,6 +34,15 @@ class TrendingWindowForm(forms.Form):
 
     def hours(self) -> int:
         return self.cleaned_data["hours"] if self.is_valid() else self.DEFAULT
+
+
+def _looked_up(domain: str) -> tuple[str, str] | None:
+    """(domain, the key it is kept under) for a domain an operator asks about: small domains
+    are kept as keyed hashes, which the report shows."""
+    domain = domain.strip().lower().lstrip("@")[:253]
+    if not domain or any(c.isspace() for c in domain):
+        return None
+    return domain, privacy.stored_domain(domain, verified=False)
 
 
 @admin.register(Letter)
@@ -117,6 +127,7 @@ class LetterAdmin(admin.ModelAdmin):
             "window": window,
             "hours": hours,
             "report": trends.report(letter, hours=hours),
+            "looked_up": _looked_up(request.GET.get("domain", "")),
             "opts": self.model._meta,
         }
         return TemplateResponse(request, "admin/letters/letter/trending.html", context)

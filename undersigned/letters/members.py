@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from undersigned.letters.models import Letter, MemberPass
 from undersigned.lib.emails import ascii_address, canonical_email
+from undersigned.lib.times import this_hour
 from undersigned.lib.tokens import new_token, token_hash
 from undersigned.moderation.models import Policy
 from undersigned.outbox import mail, quota
@@ -105,7 +106,8 @@ def request_pass(request, slug):
             MemberPass.objects.create(
                 letter=letter,
                 token_hash=token_hash(token).hex(),
-                expires_at=timezone.now() + timedelta(hours=settings.MEMBER_PASS_TTL_HOURS),
+                # To the hour, like every time about a signer (and an hour more).
+                expires_at=this_hour() + timedelta(hours=settings.MEMBER_PASS_TTL_HOURS + 1),
                 email_hash=letter.email_hash(canonical),
                 verified_domain=letter.verified_domain(canonical.rpartition("@")[2]),
                 blocked=Policy.current().address_blocked(address.lower())

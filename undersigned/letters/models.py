@@ -138,7 +138,8 @@ class Letter(models.Model):
     published_at = models.DateTimeField(null=True, blank=True, editable=False)
     closed_at = models.DateTimeField(null=True, blank=True, editable=False)
 
-    # Written only by the counter (signatures.counting), never by signing or confirming.
+    # Written only by the counter (signatures.counting), never by signing or confirming;
+    # ``counted_at`` to the hour.
     signature_count = models.PositiveIntegerField(default=0, editable=False)
     verified_count = models.PositiveIntegerField(default=0, editable=False)
     # Confirmed signatures that an abuse check holds (not counted until released).

@@ -41,6 +41,7 @@ OPSLIMIT_BOUNDS = (argon2id.OPSLIMIT_INTERACTIVE, 4 * argon2id.OPSLIMIT_SENSITIV
 MEMLIMIT_BOUNDS = (argon2id.MEMLIMIT_INTERACTIVE, argon2id.MEMLIMIT_SENSITIVE)
 
 DAMAGED = "wrong passphrase or damaged key file"
+PAD_BUCKET = 128  # bytes: sealed fields are padded to a multiple of this
 
 
 class SealingError(Exception):
@@ -229,6 +230,9 @@ def seal(fields: dict[str, str], public_keys: list[str]) -> dict:
     recipients = {_key_id(raw): raw for raw in map(_decode_public, public_keys)}
     data_key = nacl.utils.random(SecretBox.KEY_SIZE)
     plaintext = json.dumps(fields, ensure_ascii=False, sort_keys=True).encode("utf-8")
+    # Padded with spaces (which JSON ignores) to a multiple of PAD_BUCKET bytes, so that the
+    # ciphertext's length does not tell a two-letter name from a long one.
+    plaintext += b" " * (-len(plaintext) % PAD_BUCKET)
     return {
         "v": SEALED_VERSION,
         "box": _b64(SecretBox(data_key).encrypt(plaintext)),

@@ -15,6 +15,7 @@ from undersigned import events
 from undersigned.letters.models import Letter
 from undersigned.moderation import limits
 from undersigned.moderation.models import Invalidation, Policy
+from undersigned.signatures import privacy
 from undersigned.signatures.counting import Change, journal
 from undersigned.signatures.models import Signature
 
@@ -41,7 +42,9 @@ class Criteria:
     def query(self) -> Q:
         q = Q()
         if self.domain:
-            q &= Q(email_domain=self.domain.lower()) | Q(verified_domain=self.domain.lower())
+            domain = self.domain.lower()
+            hashed = privacy.stored_domain(domain, verified=False)
+            q &= Q(email_domain__in={domain, hashed}) | Q(verified_domain=domain)
         if self.ip_hash:
             q &= Q(ip_hash=self.ip_hash)
         if self.held:

@@ -6,6 +6,9 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from undersigned.db.fields import VaultedTextField
+from undersigned.lib.times import this_hour
+
 MAX_ATTEMPTS = 30  # with backoff capped at an hour: about a day of trying
 
 
@@ -32,19 +35,23 @@ class OutgoingEmail(models.Model):
         FAILED = "failed", "Failed for good"
 
     kind = models.CharField(max_length=40)
-    to = models.CharField(max_length=254)
+    # Encrypted at rest (``lib.vault``): an address, and private links, until the mail is sent
+    # and they are scrubbed.
+    to = VaultedTextField(max_length=254)
     from_email = models.CharField(max_length=300)
-    subject = models.CharField(max_length=300)
-    body_text = models.TextField()
-    body_html = models.TextField(blank=True)
+    subject = VaultedTextField(max_length=300)
+    body_text = VaultedTextField()
+    body_html = VaultedTextField(blank=True)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     attempts = models.PositiveIntegerField(default=0)
-    retry_after = models.DateTimeField(default=timezone.now)
+    # Times to the hour, as for everything about a signer, except while a mail waits to be
+    # sent again (the backoff) or is being sent (the claim); both go once it is sent.
+    retry_after = models.DateTimeField(default=this_hour)
     claimed_by = models.CharField(max_length=40, blank=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
-    created_at = models.DateTimeField(default=timezone.now)
+    created_at = models.DateTimeField(default=this_hour)
     sent_at = models.DateTimeField(null=True, blank=True)
 
     objects = OutgoingEmailQuerySet.as_manager()

@@ -17,15 +17,17 @@ from django.db import DatabaseError, connection
 from django.utils import timezone
 
 from undersigned.db import rows as plain
+from undersigned.lib.times import this_hour
 from undersigned.outbox.models import MAX_ATTEMPTS, OutgoingEmail
 
 log = logging.getLogger(__name__)
 Status = OutgoingEmail.Status
 
 
-# Once a mail is sent (or has failed for good) nothing of it is kept but its kind and status:
-# the address and the links in it are a signer's data.
-SCRUBBED = {"to": "", "subject": "", "body_text": "", "body_html": ""}
+# Once a mail is sent (or has failed for good) nothing of it is kept but its kind, status and
+# hour: the address and the links in it are a signer's data, and its exact times could date
+# one.
+SCRUBBED = {"to": "", "subject": "", "body_text": "", "body_html": "", "claimed_at": None}
 
 
 class _Mail(EmailMultiAlternatives):
@@ -81,8 +83,9 @@ CONNECT = "connect:"  # last_error prefix of a failure to reach the mail server 
 def _record_leftovers() -> None:
     if _sent_unrecorded:
         OutgoingEmail.objects.filter(pk__in=_sent_unrecorded).update(
-            status=Status.SENT, sent_at=timezone.now(), last_error="", **SCRUBBED
-        )
+            status=Status.SENT, sent_at=this_hour(), retry_after=this_hour(), last_error="",
+            **SCRUBBED,
+        )  # fmt: skip
         _sent_unrecorded.clear()
     if _claims_to_release:
         OutgoingEmail.objects.filter(
@@ -143,7 +146,7 @@ def send_batch(batch: int = 100) -> int:
 def _mark_sent_sql() -> str:
     assigned = ", ".join(
         f"{plain.column(OutgoingEmail, name)} = %s"
-        for name in ("status", "sent_at", "last_error", *SCRUBBED)
+        for name in ("status", "sent_at", "retry_after", "last_error", *SCRUBBED)
     )
     return (
         f"UPDATE {plain.table(OutgoingEmail)} SET {assigned} "  # noqa: S608  (names from the model)
@@ -153,8 +156,8 @@ def _mark_sent_sql() -> str:
 
 
 def _mark_sent(row: OutgoingEmail) -> None:
-    sent_at = connection.ops.adapt_datetimefield_value(timezone.now())
-    params = [Status.SENT.value, sent_at, "", *SCRUBBED.values(), row.pk, row.claimed_by]
+    hour = connection.ops.adapt_datetimefield_value(this_hour())
+    params = [Status.SENT.value, hour, hour, "", *SCRUBBED.values(), row.pk, row.claimed_by]
     with connection.cursor() as cursor:
         cursor.execute(_mark_sent_sql(), params)
 
@@ -163,12 +166,14 @@ def _failed(row: OutgoingEmail, exc: Exception, prefix: str = "") -> None:
     attempts = row.attempts + 1
     status = Status.FAILED if attempts >= MAX_ATTEMPTS else Status.QUEUED
     log.warning("mail %s attempt %s failed: %s", row.pk, attempts, type(exc).__name__)
+    failed = status == Status.FAILED
     OutgoingEmail.objects.filter(pk=row.pk, claimed_by=row.claimed_by).update(
-        **(SCRUBBED if status == Status.FAILED else {}),
+        **(SCRUBBED if failed else {}),
         status=status,
         attempts=attempts,
-        retry_after=timezone.now() + backoff(attempts),
+        retry_after=this_hour() if failed else timezone.now() + backoff(attempts),
         claimed_by="",
+        claimed_at=None,
         # The exception's text can quote the recipient (e.g. "recipient refused: <address>").
         last_error=f"{prefix}{type(exc).__name__} {getattr(exc, 'smtp_code', '')}".strip(),
     )

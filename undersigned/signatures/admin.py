@@ -23,7 +23,7 @@ class SignatureAdmin(admin.ModelAdmin):
         "ip_hash",
     ]
     list_filter = ["status", "display", "flag", "letter"]
-    search_fields = ["name", "affiliation", "=email_domain", "=ip_hash"]
+    search_fields = ["=email_domain", "=ip_hash"]  # names are encrypted at rest
     fields = readonly_fields = (
         "letter",
         "status",

@@ -19,10 +19,10 @@ from django.core.cache import cache
 from django.db import connection, transaction
 from django.db.models import Count, F, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
-from django.utils import timezone
 
 from undersigned.db import rows as plain
 from undersigned.letters.models import Letter
+from undersigned.lib.times import this_hour
 from undersigned.signatures.models import CountDelta, Signature, Tally
 from undersigned.web.caching import MISSING, SHARED_CACHE, etag_for, letter_key, recent
 
@@ -119,7 +119,7 @@ def apply_deltas(batch: int = 5000) -> int:
         # Delete exactly the rows read (not "everything up to an id"): a row with a lower id
         # may commit later, and must be counted in the next batch, not lost.
         CountDelta.objects.filter(id__in=[row[0] for row in rows]).delete()
-        now = timezone.now()
+        now = this_hour()  # the hour, not the second: it would date the batch's signers
         for letter_id, (signatures, verified, held) in totals.items():
             Letter.objects.filter(pk=letter_id).update(
                 signature_count=F("signature_count") + signatures,
@@ -191,7 +191,7 @@ def reconcile() -> list[tuple[str, tuple[int, int, int], tuple[int, int, int]]]:
             )
             - journal_sum("verified"),
             held_count=number(Signature.objects.held().filter(**mine)) - journal_sum("held"),
-            counted_at=timezone.now(),
+            counted_at=this_hour(),
         )
         after = {row[0]: row[1:] for row in Letter.objects.values_list("slug", *counts)}
         _recount_tallies()

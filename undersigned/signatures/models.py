@@ -10,6 +10,7 @@ from django.db import connection, models
 from django.utils import timezone
 
 from undersigned.db import rows
+from undersigned.db.fields import VaultedTextField
 from undersigned.letters.models import Letter
 from undersigned.lib.times import this_hour
 
@@ -17,6 +18,12 @@ from undersigned.lib.times import this_hour
 def random_order_key() -> int:
     """Public lists are ordered by this random key, so order reveals nothing about time."""
     return secrets.randbits(62)
+
+
+def random_id() -> int:
+    """A primary key that says nothing about when its row was made: sequential ids gave the
+    order of signatures and receipts, which matched the order of the signers' mails."""
+    return secrets.randbits(62) + 1
 
 
 class SignatureQuerySet(models.QuerySet):
@@ -125,6 +132,7 @@ class Signature(models.Model):
         "flag",
     )
 
+    id = models.BigIntegerField(primary_key=True, default=random_id, editable=False)
     # No index of its own: the unique constraint and `signature_order` both start with it.
     letter = models.ForeignKey(
         Letter, on_delete=models.CASCADE, related_name="signatures", db_index=False
@@ -132,12 +140,14 @@ class Signature(models.Model):
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     display = models.CharField(max_length=16, choices=Display.choices, default=Display.PUBLIC)
 
-    # Kept in plain text only for `public` signers. `hidden` signers' name, affiliation and
+    # Kept only for `public` signers, and then encrypted at rest (``lib.vault``, a key from
+    # the instance secret): so a public signer who later hides their name leaves no readable
+    # copy in a dead row version or a WAL segment. `hidden` signers' name, affiliation and
     # comment live only in `sealed`, encrypted to the organizers' keys; `count` signers' not
     # at all.
-    name = models.CharField(max_length=200, blank=True)
-    affiliation = models.CharField(max_length=200, blank=True)
-    comment = models.CharField(max_length=1000, blank=True)
+    name = VaultedTextField(max_length=200, blank=True)
+    affiliation = VaultedTextField(max_length=200, blank=True)
+    comment = VaultedTextField(max_length=1000, blank=True)
     department = models.CharField(max_length=100, blank=True)
     sealed = models.JSONField(null=True, blank=True)
 
@@ -254,10 +264,11 @@ class PendingChange(models.Model):
     one is released, nothing more); the signature's own link keeps confirming exactly what was
     sent with it. So a stranger who knows an address cannot change what its owner confirms."""
 
+    id = models.BigIntegerField(primary_key=True, default=random_id, editable=False)
     signature = models.ForeignKey(Signature, on_delete=models.CASCADE, related_name="changes")
     token_hash = models.CharField(max_length=64, unique=True)
     token_expires_at = models.DateTimeField()
-    details = models.TextField()  # ``IntakeDetails`` as JSON
+    details = VaultedTextField()  # ``IntakeDetails`` as JSON, encrypted at rest
 
     class Meta:
         indexes = [models.Index(fields=["token_expires_at"], name="change_expiry")]
@@ -270,6 +281,7 @@ class Receipt(models.Model):
     """A signer's private link to manage their signature (withdraw, change display). Only
     the hash of the link's token is kept; a signature may have several (one per mail)."""
 
+    id = models.BigIntegerField(primary_key=True, default=random_id, editable=False)
     signature = models.ForeignKey(Signature, on_delete=models.CASCADE, related_name="receipts")
     token_hash = models.CharField(max_length=64, unique=True)
 
@@ -427,6 +439,9 @@ class IntakeDetails(StoredFields):
     # second mail: the address's keyed hash and the hash of the private link shown to them.
     email_hash: NotRequired[str]
     receipt_hash: NotRequired[str]
+    # A hidden signer's name, affiliation and comment, which the worker seals to the
+    # organizers' keys (into ``sealed``) before anything else keeps them.
+    private: NotRequired[dict[str, str]]
 
 
 class Intake(models.Model):
@@ -434,15 +449,15 @@ class Intake(models.Model):
 
     Signing writes only this row (one INSERT), so that a surge costs each request as little
     as possible; the worker then does the rest in batches: the signature (insert, or update
-    of a pending one), a receipt, and the mail. The row holds what the mail needs, the
-    address, for as long as that takes (a second or two with the worker running) and is
-    deleted in the transaction that records it. ``details`` holds what is kept of the
-    signature (see ``services._stored_fields``: hidden signers' details arrive sealed)."""
+    of a pending one), a receipt, and the mail; and it seals a hidden signer's name to the
+    organizers' keys. The row holds what that needs, the address and the name, for as long as
+    it takes (a second or two with the worker running), encrypted at rest (``lib.vault``),
+    and is deleted in the transaction that records it."""
 
     letter = models.ForeignKey(Letter, on_delete=models.CASCADE, related_name="+")
-    email = models.CharField(max_length=254)
-    details = models.TextField()  # ``IntakeDetails`` as JSON (written and read by services)
-    created_at = models.DateTimeField(default=timezone.now)
+    email = VaultedTextField(max_length=254)
+    details = VaultedTextField()  # ``IntakeDetails`` as JSON (written and read by services)
+    created_at = models.DateTimeField(default=this_hour)
 
     def __str__(self) -> str:
         return f"intake {self.pk} on {self.letter_id}"

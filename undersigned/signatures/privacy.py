@@ -94,6 +94,24 @@ def _day_key(day: date) -> bytes:
     return key
 
 
+DOMAIN_HASH_PREFIX = "#"
+
+
+def stored_domain(domain: str, verified: bool) -> str:
+    """An email domain as the abuse tools keep it (for UNDERSIGNED_IP_HASH_DAYS days): as it
+    is for one of the letter's own domains or a big shared provider (the policy's allowed
+    domains), else as a keyed hash, since a small or personal domain can name its owner."""
+    from undersigned.moderation.models import Policy
+
+    if not domain or verified or Policy.current().domain_allowed(domain):
+        return domain
+    return DOMAIN_HASH_PREFIX + keyed_hash(_domain_key(), domain).hex()[:32]
+
+
+def _domain_key() -> bytes:
+    return derive_key(settings.SECRET_KEY, "email-domain")
+
+
 def address_cutoff(now=None) -> datetime:
     """The start of the oldest day whose client-address hashes (and email domains) are kept."""
     day = (now or timezone.now()).date() - timedelta(days=settings.IP_HASH_DAYS)

@@ -74,7 +74,29 @@ class SignatureData:
     display: str = Signature.Display.PUBLIC
 
 
-def _stored_fields(letter: Letter, data: SignatureData) -> StoredFields:
+def _submitted(data: SignatureData) -> tuple[StoredFields, dict[str, str] | None]:
+    """What the intake takes of what the signer typed: what is kept, and a hidden signer's
+    private fields (which the worker seals to the organizers' keys)."""
+    if data.display != Signature.Display.HIDDEN:
+        return _stored_fields(None, data), None
+    private = {"name": data.name, "affiliation": data.affiliation, "comment": data.comment}
+    empty = StoredFields(
+        name="", affiliation="", comment="", department=data.department, sealed=None
+    )
+    return empty, private
+
+
+def _seal_private(letter: Letter, details: IntakeDetails) -> IntakeDetails:
+    """The intake's details with a hidden signer's private fields sealed to the keys the
+    letter's organizers hold now (and dropped if none holds one)."""
+    private = details.pop("private", None)
+    if private:
+        keys = _sealing_keys(letter)
+        details["sealed"] = sealing.seal(private, keys) if keys else None
+    return details
+
+
+def _stored_fields(letter: Letter | None, data: SignatureData) -> StoredFields:
     """What is kept of what the signer typed, by display choice (see THREAT_MODEL.md)."""
     department = data.department
     if data.display == Signature.Display.PUBLIC:
@@ -86,7 +108,7 @@ def _stored_fields(letter: Letter, data: SignatureData) -> StoredFields:
             sealed=None,
         )
     sealed = None  # `count`, or no organizer key: not stored at all
-    if data.display == Signature.Display.HIDDEN:  # only these need the keys
+    if data.display == Signature.Display.HIDDEN and letter is not None:  # only they need keys
         keys = _sealing_keys(letter)
         private = {"name": data.name, "affiliation": data.affiliation, "comment": data.comment}
         sealed = sealing.seal(private, keys) if keys else None
@@ -129,15 +151,20 @@ def sign(letter: Letter, data: SignatureData, ip: str = "", honeypot: bool = Fal
         flag = limits.flag_for_signing(
             letter.pk, address, canonical, ip, ip_hash, verified=bool(verified_domain)
         )
+    stored, private = _submitted(data)
     details: IntakeDetails = {
-        **_stored_fields(letter, data),
+        **stored,
         "display": data.display,
         "verified_domain": verified_domain,
         "ip_hash": ip_hash,
         "ip_day": ip_day.isoformat() if ip_hash else None,
-        "email_domain": canonical.rpartition("@")[2],
+        "email_domain": privacy.stored_domain(
+            canonical.rpartition("@")[2], verified=bool(verified_domain)
+        ),
         "flag": flag,
     }
+    if private:
+        details["private"] = private
     rows.insert(
         Intake, {"letter_id": letter.pk, "email": data.email, "details": json.dumps(details)}
     )
@@ -162,7 +189,8 @@ def record_intake(limit: int = 500) -> int:
             return 0
         letters = Letter.objects.in_bulk({row.letter_id for row in batch})
         recorded: list[tuple[int, IntakeDetails]] = [
-            (row.letter_id, json.loads(row.details)) for row in batch
+            (row.letter_id, _seal_private(letters[row.letter_id], json.loads(row.details)))
+            for row in batch
         ]
         mailable = iter(quota.allow([row.email for row in batch if row.email]))
         for row, (letter_id, details) in zip(batch, recorded, strict=True):
@@ -242,8 +270,9 @@ def sign_as_member(
     ip_hash, ip_day = privacy.ip_hash(ip)
     receipt = new_token()
     flag = limits.HONEYPOT if honeypot else (limits.BLOCKED if proof.blocked else "")
+    stored, private = _submitted(data)
     details: IntakeDetails = {
-        **_stored_fields(letter, data),
+        **stored,
         "display": data.display,
         "verified_domain": proof.verified_domain,
         "ip_hash": ip_hash,
@@ -253,6 +282,8 @@ def sign_as_member(
         "email_hash": proof.email_hash,
         "receipt_hash": token_hash(receipt).hex(),
     }
+    if private:
+        details["private"] = private
     rows.insert(Intake, {"letter_id": letter.pk, "email": "", "details": json.dumps(details)})
     return receipt
 
