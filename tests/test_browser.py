@@ -386,7 +386,10 @@ def test_an_organizer_writes_previews_publishes_and_closes_a_letter_that_stays_s
     assert_nothing_hostile_runs(reader)
     expect(reader.get_by_role("button", name="Sign", exact=True)).to_be_visible()
 
-    organizer_page.get_by_role("button", name="Close to new signatures").click()
+    organizer_page.get_by_role("link", name="Close to new signatures").click()
+    expect(organizer_page.get_by_role("heading", level=1)).to_contain_text("Close")
+    assert Letter.objects.get(pk=letter.pk).status == Letter.Status.OPEN  # asked first
+    organizer_page.get_by_role("button", name="Close it").click()
     expect(organizer_page.locator(".messages")).to_contain_text("Closed")
     letter.refresh_from_db()
     assert letter.status == Letter.Status.CLOSED

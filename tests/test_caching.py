@@ -50,12 +50,13 @@ def test_a_warm_public_read_asks_the_database_nothing(
 
 
 # What a read that finds nothing cached asks the database, each by an index: the letter by
-# its slug, one page of signatories, the letter's public invalidations, and (at most once a
-# second per process) the abuse policy's kill switch.
+# its slug, one page of signatories, the letter's public invalidations, (at most once a
+# second per process) the abuse policy's kill switch; and its life: a page of its timeline,
+# its demands (and, for the API, its versions and their tallies).
 COLD_QUERIES = {
     "/": 1,
-    "/l/clean-air/": 4,
-    "/api/v1/letters/clean-air": 2,
+    "/l/clean-air/": 6,
+    "/api/v1/letters/clean-air": 5,
     "/api/v1/letters/clean-air/count": 1,
     "/api/v1/letters/clean-air/signatures": 2,
     "/api/v1/openapi.json": 0,

@@ -63,7 +63,8 @@ def test_no_kind_may_hold_a_signers_identity(kind):
     assert spec.name == kind and spec.audience in Audience.values
     assert spec.describe({}) and "{" not in spec.describe({key: "x" for key in spec.keys})
     if spec.fan_out != FanOut.NONE:
-        assert spec.fan_out in RECIPIENTS and spec.mail in CONTEXT, kind
+        assert spec.fan_out in RECIPIENTS or spec.fan_out == FanOut.SUBSCRIBERS, kind
+        assert spec.mail in CONTEXT, kind
         for part in ("subject.txt", "body.txt", "body.html"):
             get_template(f"emails/{spec.mail}-{part}")
 
@@ -151,7 +152,7 @@ def organizer_publishes(organizer, client, letter):
 
 def organizer_closes(organizer, client, letter):
     client.force_login(organizer)
-    assert client.post(f"/organize/{letter.slug}/close/").status_code == 302
+    assert client.post(f"/organize/{letter.slug}/close/", {"confirm": "yes"}).status_code == 302
 
 
 def organizer_reopens(organizer, client, letter):
@@ -170,16 +171,34 @@ def organizer_adds_a_key(organizer, client, letter):
     assert client.post("/organize/keys/", {"public_key": public}).status_code == 302
 
 
+def organizers_inline(*rows) -> dict:
+    """The admin's inline formsets of a letter, as a browser posts them: its organizers, with
+    ``rows`` (user, role), and its versions (shown, never changed)."""
+    form = {
+        "organizer_set-TOTAL_FORMS": str(len(rows)),
+        "organizer_set-INITIAL_FORMS": "0",
+        "organizer_set-MIN_NUM_FORMS": "0",
+        "organizer_set-MAX_NUM_FORMS": "1000",
+        "versions-TOTAL_FORMS": "0",
+        "versions-INITIAL_FORMS": "0",
+    }
+    for i, (user, role) in enumerate(rows):
+        form[f"organizer_set-{i}-user"] = str(user.pk)
+        form[f"organizer_set-{i}-role"] = role
+    return form
+
+
 def operator_adds(operator, client, letter):
     client.force_login(operator)
-    form = {**LETTER_FORM, "organizers": [letter.organizers.first().pk]}
-    assert client.post("/admin/letters/letter/add/", form).status_code == 302
+    form = {**LETTER_FORM, **organizers_inline((letter.organizers.first(), "owner"))}
+    response = client.post("/admin/letters/letter/add/", form)
+    assert response.status_code == 302, response.content.decode()[-3000:]
 
 
 def operator_changes(operator, client, letter):
     client.force_login(operator)
     form = {**LETTER_FORM, "slug": letter.slug, "pause_message": "Back soon."}
-    form["organizers"] = [letter.organizers.first().pk]
+    form.update(organizers_inline())
     response = client.post(f"/admin/letters/letter/{letter.pk}/change/", form)
     assert response.status_code == 302, response.content.decode()[-2000:]
 
@@ -286,17 +305,90 @@ def command_creates(operator, client, letter):
     call_command("letter", "create", "fix-it", "--title", "Fix it", "--body-file", str(body))
 
 
+def organizer_posts(path: str, form: dict, name: str):
+    def act(organizer, client, letter):
+        client.force_login(organizer)
+        response = client.post(f"/organize/{letter.slug}/{path}", form)
+        assert response.status_code == 302, response.content.decode()[-2000:]
+
+    act.__name__ = f"organizer_{name}"
+    return act
+
+
+def organizer_corrects_an_update(organizer, client, letter):
+    organizer_posts("update/", {"body": "We met the concil."}, "")(organizer, client, letter)
+    update = letter.updates.get()
+    form = {"body": "We met the council."}
+    assert client.post(f"/organize/{letter.slug}/update/{update.pk}/", form).status_code == 302
+
+
+def organizer_sets_a_demand_status(organizer, client, letter):
+    organizer_posts("demand/", {"text": "Cancel it"}, "")(organizer, client, letter)
+    form = {"demand": letter.demands.get().pk, "status": "met", "note": "Done."}
+    assert client.post(f"/organize/{letter.slug}/demand/", form).status_code == 302
+
+
+def organizer_changes_the_address(organizer, client, letter):
+    client.force_login(organizer)
+    form = {**LETTER_FORM, "title": letter.title, "body": letter.body, "slug": "new-address"}
+    form["addressed_to"] = letter.addressed_to
+    assert client.post(f"/organize/{letter.slug}/", form).status_code == 302
+
+
+def organizer_invited_accepts(organizer, client, letter):
+    """Someone invited (by the command line) accepts: they act, as the newest organizer."""
+    from django.contrib.auth import get_user_model
+
+    from undersigned.letters import organizers
+
+    with transaction.atomic():
+        token = organizers.invite(letter, "new@example.org", "editor", via="command")
+    newcomer = get_user_model().objects.create_user("newcomer")
+    client.force_login(newcomer)
+    assert client.post(f"/organize/join/{token}").status_code == 302
+    return newcomer
+
+
+def organizer_removes_a_co_organizer(organizer, client, letter):
+    from django.contrib.auth import get_user_model
+
+    from undersigned.letters.models import Organizer
+
+    other = get_user_model().objects.create_user("other")
+    Organizer.objects.create(letter=letter, user=other, role="viewer")
+    client.force_login(organizer)
+    url = f"/organize/{letter.slug}/team/remove/other/"
+    assert client.post(url, {"confirm": "yes"}).status_code == 302
+
+
+def command_with_a_file(*args):
+    def run(operator, client, letter):
+        text = Path(tempfile.mkdtemp()) / "text.md"
+        text.write_text("A new text, said plainly.")
+        call_command(*[a.format(slug=letter.slug, file=text) for a in args], stdout=io.StringIO())
+
+    run.__name__ = "command_" + "_".join(args[:2])
+    return run
+
+
+RESPONSE_FORM = {
+    "by": "Pat Chief",
+    "date": "2026-01-05",
+    "quote": "No.",
+    "sources": "https://example.com/statement",
+}
+
 ACTS = [
     # (the act, the state of the letter before it, the events it leaves)
     (organizer_creates, "open", ["letter.created"]),
-    (organizer_edits, "open", ["letter.edited"]),
+    (organizer_edits, "open", ["letter.revised"]),  # a published text: a new version
     (organizer_publishes, "draft", ["letter.published"]),
     (organizer_closes, "open", ["letter.closed"]),
     (organizer_reopens, "closed", ["letter.reopened"]),
     (organizer_exports, "open", ["letter.exported"]),
     (organizer_adds_a_key, "open", ["key.added"]),
     (operator_adds, "open", ["letter.created", "letter.organizers"]),
-    (operator_changes, "open", ["letter.edited"]),
+    (operator_changes, "open", ["letter.edited", "letter.revised"]),
     (operator_deletes, "open", ["letter.deleted"]),
     (operator_acts("publish_letters"), "draft", ["letter.published"]),
     (operator_acts("close_letters"), "open", ["letter.closed"]),
@@ -320,6 +412,57 @@ ACTS = [
     ),
     (command_undoes, "open", ["signatures.invalidated", "signatures.restored"]),
     (command_generates_a_key_for_a_user, "open", ["key.added"]),
+    # The letter's life: its timeline and its team (issue 14).
+    (organizer_posts("update/", {"body": "News."}, "posts_an_update"), "open", ["update.posted"]),
+    (organizer_corrects_an_update, "open", ["update.posted", "update.edited"]),
+    (organizer_posts("demand/", {"text": "Cancel it"}, "adds_a_demand"), "open", ["demand.added"]),
+    (organizer_sets_a_demand_status, "open", ["demand.added", "demand.status"]),
+    (
+        organizer_posts("response/", RESPONSE_FORM, "records_a_response"),
+        "open",
+        ["response.recorded"],
+    ),
+    (
+        organizer_posts("team/invite/", {"email": "n@example.org", "role": "viewer"}, "invites"),
+        "open",
+        ["letter.invited"],
+    ),
+    (organizer_invited_accepts, "open", ["letter.invited", "letter.organizers"]),
+    (organizer_removes_a_co_organizer, "open", ["letter.organizers"]),
+    (organizer_changes_the_address, "open", ["letter.edited"]),
+    (
+        command_with_a_file("letter", "revise", "{slug}", "--body-file", "{file}"),
+        "open",
+        ["letter.revised"],
+    ),
+    (
+        command_with_a_file("letter", "update", "{slug}", "--body-file", "{file}"),
+        "open",
+        ["update.posted"],
+    ),
+    (command("letter", "demand", "{slug}", "--text", "Cancel it"), "open", ["demand.added"]),
+    (
+        command_with_a_file(
+            "letter",
+            "response",
+            "{slug}",
+            "--by",
+            "Pat",
+            "--date",
+            "2026-01-05",
+            "--quote-file",
+            "{file}",
+            "--source",
+            "https://example.com/",
+        ),
+        "open",
+        ["response.recorded"],
+    ),
+    (
+        command("letter", "organizers", "{slug}", "--invite", "n@example.org"),
+        "open",
+        ["letter.invited"],
+    ),
 ]
 
 
@@ -336,14 +479,14 @@ def test_every_organizer_and_operator_act_leaves_an_event(
         letter_services.pause(letter, via="command")
     start = last_id()
     person = organizer if act.__name__.startswith("organizer") else admin_user
-    act(person, client, letter)
+    acted = act(person, client, letter) or person  # an act by someone else returns them
     assert kinds_since(start) == expected
     event = Event.objects.latest("id")  # the act's own (before it: what it set up)
     if act.__name__.startswith("command"):
         assert event.via == "command" and event.actor is None
     else:
-        assert event.actor == person
-        assert event.via == ("web" if person == organizer else "admin")
+        assert event.actor == acted
+        assert event.via == ("admin" if person == admin_user else "web")
 
 
 def test_a_refused_act_leaves_no_event_and_changes_nothing(client, organizer, admin_user):

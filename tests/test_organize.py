@@ -57,14 +57,18 @@ def test_an_organizer_creates_previews_publishes_and_closes_a_letter(as_organize
     assert Letter.objects.get(pk=letter.pk).status == Letter.Status.OPEN
     assert as_organizer.get("/l/fix-the-bridge/").status_code == 200
 
-    as_organizer.post("/organize/fix-the-bridge/close/")
+    asked = as_organizer.post("/organize/fix-the-bridge/close/")  # a confirmation step first
+    assert asked.status_code == 200 and "Close it" in asked.content.decode()
+    assert Letter.objects.get(slug="fix-the-bridge").status == Letter.Status.OPEN
+    as_organizer.post("/organize/fix-the-bridge/close/", {"confirm": "yes"})
     letter.refresh_from_db()
     assert letter.status == Letter.Status.CLOSED and letter.closed_at
     assert "no longer takes signatures" in as_organizer.get("/l/fix-the-bridge/").content.decode()
 
 
-def test_publish_and_close_need_post(as_organizer, letter):
-    assert as_organizer.get(f"/organize/{letter.slug}/close/").status_code == 405
+def test_publish_needs_post_and_close_asks_first(as_organizer, letter):
+    assert as_organizer.get(f"/organize/{letter.slug}/publish/").status_code == 405
+    assert as_organizer.get(f"/organize/{letter.slug}/close/").status_code == 200  # it asks
     assert Letter.objects.get(pk=letter.pk).status == Letter.Status.OPEN
 
 

@@ -1,8 +1,8 @@
 """Nothing left behind (issue 13), tried as a thief with the data directory would: after a
-signer signs, confirms, changes their mind and the worker has done its rounds, no address,
-local part or hidden name is readable anywhere in the database's files (SQLite's file and
-write-ahead log; PostgreSQL's heap files and WAL segments), and no value in a dump dates a
-signer finer than the hour."""
+signer signs (asking for update mails), confirms, changes their mind, is mailed an update and
+the worker has done its rounds, no address, local part or hidden name is readable anywhere in
+the database's files (SQLite's file and write-ahead log; PostgreSQL's heap files and WAL
+segments), and no value in a dump dates a signer finer than the hour."""
 
 from __future__ import annotations
 
@@ -19,8 +19,10 @@ from tests.conftest import drain, mails_to, make_letter, settle
 from tests.test_privacy import database_dump
 from undersigned.accounts.models import OrganizerKey
 from undersigned.db import maintenance
+from undersigned.letters import timeline
 from undersigned.lib import sealing
 from undersigned.signatures.models import Signature
+from undersigned.subscriptions.models import Subscription
 
 ADDRESS = "Zqx.Canary7@Vanity-Canary.example"
 HIDDEN_NAME = "Zebulon Canaryname"
@@ -47,7 +49,13 @@ def sign_as_a_careful_signer_would(letter, members):
     and mailed by the worker."""
     Client(REMOTE_ADDR="203.0.113.77").post(
         f"/l/{letter.slug}/",
-        {"name": HIDDEN_NAME, "email": ADDRESS, "display": "hidden", "comment": "I saw it."},
+        {
+            "name": HIDDEN_NAME,
+            "email": ADDRESS,
+            "display": "hidden",
+            "comment": "I saw it.",
+            "updates": "on",  # the address is kept for update mails: encrypted, never readable
+        },
     )
     Client(REMOTE_ADDR="203.0.113.78").post(
         f"/l/{letter.slug}/",
@@ -84,6 +92,13 @@ def signed(organizer, smtp_server):
     )
     with time_machine.travel(SIGNED_AT, tick=False):
         sign_as_a_careful_signer_would(letter, members)
+    # Later, the organizers mail an update to those who asked for one.
+    timeline.post_update(letter, "We handed it in.", mail=True, via="command")
+    settle()
+    assert mails_to(ADDRESS, "news")  # queued to the subscriber, then sent and scrubbed
+    drain()
+    maintenance.checkpoint()
+    assert Subscription.objects.count() == 1
     return letter
 
 

@@ -100,6 +100,7 @@ INSTALLED_APPS = [
     "undersigned.ops",
     "undersigned.moderation",
     "undersigned.events",
+    "undersigned.subscriptions",
 ]
 
 MIDDLEWARE = [
@@ -113,6 +114,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "undersigned.web.middleware.LetterMovedMiddleware",
     "undersigned.web.middleware.DatabaseUnavailableMiddleware",
 ]
 
@@ -206,6 +208,8 @@ MAIL_CLAIM_TIMEOUT_SECONDS = _get(envint, "UNDERSIGNED_MAIL_CLAIM_TIMEOUT", 300,
 MAILS_PER_ADDRESS_PER_HOUR = _get(
     envint, "UNDERSIGNED_MAILS_PER_ADDRESS_PER_HOUR", 3, 1, fallback=3
 )
+# Mailings to a letter's subscribers (updates, responses, demands met) in seven days.
+UPDATE_MAILS_PER_WEEK = _get(envint, "UNDERSIGNED_UPDATE_MAILS_PER_WEEK", 2, 0, fallback=2)
 # A hidden signer's department is shown only where at least this many hidden signers share
 # it (else "another department"); the smallest group any breakdown shows.
 SMALLEST_GROUP = _get(envint, "UNDERSIGNED_SMALLEST_GROUP", 5, 1, fallback=5)

@@ -3,9 +3,10 @@ from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
 from undersigned.accounts import login
-from undersigned.letters import members
+from undersigned.letters import history, members
 from undersigned.letters import views as letter_views
 from undersigned.signatures import views as signature_views
+from undersigned.subscriptions import views as subscriptions
 from undersigned.web import errors, health
 
 urlpatterns = [
@@ -14,6 +15,8 @@ urlpatterns = [
     path("v/<str:token>", signature_views.confirm, name="confirm"),
     path("s/<str:receipt>", signature_views.manage, name="manage"),
     path("m/<str:token>", members.use_pass, name="member-pass"),
+    path("u/<str:token>", subscriptions.unsubscribe, name="unsubscribe"),
+    path("e/<int:pk>", history.entry, name="entry"),
     path("organize/", include("undersigned.organize.urls")),
     path("accounts/login/", login.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

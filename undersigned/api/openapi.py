@@ -112,10 +112,138 @@ def document() -> dict:
                     },
                 },
             },
+            "/api/v1/letters/{slug}/events": {
+                "get": {
+                    "summary": "The letter's public timeline, newest first: publication, "
+                    "versions, updates, demands, responses, closing; milestones",
+                    "parameters": [
+                        _slug,
+                        {
+                            "name": "before",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "pattern": "^[1-9][0-9]*$"},
+                            "description": "The `next` cursor of the previous page.",
+                        },
+                        {
+                            "name": "limit",
+                            "in": "query",
+                            "required": False,
+                            "schema": {
+                                "type": "integer",
+                                "minimum": 1,
+                                "maximum": 100,
+                                "default": 20,
+                            },
+                        },
+                    ],
+                    "responses": {
+                        "200": _json("EventPage"),
+                        "400": _error,
+                        "403": _error,
+                        "404": _error,
+                    },
+                }
+            },
         },
         "components": {
             "schemas": {
                 "Error": {"type": "object", "required": ["error"], "properties": {"error": text}},
+                "Version": {
+                    "type": "object",
+                    "required": ["number", "hash", "published_at", "signature_count"],
+                    "properties": {
+                        "number": {"type": "integer", "minimum": 1},
+                        "hash": {
+                            "type": "string",
+                            "description": "SHA-256 of the version's rendered title, addressee "
+                            "and body (NFC, joined by newlines)",
+                        },
+                        "published_at": {"type": "string", "format": "date-time"},
+                        "corrections_only": {"type": "boolean"},
+                        "signature_count": {
+                            "type": ["integer", "null"],
+                            "description": "Counted signatures given for this version",
+                        },
+                    },
+                },
+                "Demand": {
+                    "type": "object",
+                    "required": ["id", "text", "status", "updated_at"],
+                    "properties": {
+                        "id": {"type": "integer"},
+                        "text": text,
+                        "status": {
+                            "type": "string",
+                            "enum": ["open", "met", "partly-met", "refused"],
+                        },
+                        "updated_at": {"type": "string", "format": "date-time"},
+                    },
+                },
+                "Event": {
+                    "type": "object",
+                    "required": ["kind", "id", "date", "text", "url"],
+                    "description": "A timeline entry; some kinds carry more fields (an update's "
+                    "body; a response's by, role, date, quote, sources, note; a demand's "
+                    "status and note; a version's number)",
+                    "properties": {
+                        "kind": text,
+                        "id": {"type": "integer", "description": "Stable; the permalink's"},
+                        "date": {"type": "string", "format": "date-time"},
+                        "text": text,
+                        "url": {"type": "string", "format": "uri"},
+                        # an update
+                        "body": {"type": "string", "description": "An update's Markdown"},
+                        "edited_at": {"type": ["string", "null"], "format": "date-time"},
+                        # a response
+                        "by": text,
+                        "role": text,
+                        "said_on": {"type": "string", "format": "date"},
+                        "quote": {"type": "string", "description": "Markdown"},
+                        "sources": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Source"},
+                        },
+                        "note": {"type": "string", "description": "The organizers' note"},
+                        "note_sources": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Source"},
+                        },
+                        # a demand
+                        "demand_id": {"type": ["integer", "null"]},
+                        "demand": text,
+                        "status": {"type": ["string", "null"]},
+                        # a new version
+                        "number": {"type": ["integer", "null"]},
+                        "corrections_only": {"type": "boolean"},
+                        # signatures removed from the count, or released
+                        "count": {"type": ["integer", "null"]},
+                        "reason": text,
+                    },
+                },
+                "Source": {
+                    "type": "object",
+                    "required": ["url", "seen_on"],
+                    "properties": {
+                        "url": {"type": "string", "format": "uri"},
+                        "seen_on": {"type": "string", "format": "date"},
+                    },
+                },
+                "EventPage": {
+                    "type": "object",
+                    "required": ["events", "next"],
+                    "properties": {
+                        "events": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Event"},
+                        },
+                        "next": {
+                            "type": ["string", "null"],
+                            "description": "The cursor of the next (older) page, as `before`",
+                        },
+                        "next_url": {"type": ["string", "null"]},
+                    },
+                },
                 "ValidationError": {
                     "type": "object",
                     "required": ["error"],
@@ -159,6 +287,10 @@ def document() -> dict:
                         },
                         "url": {"type": "string", "format": "uri"},
                         "deadline": {"type": ["string", "null"], "format": "date-time"},
+                        "time_zone": {
+                            "type": "string",
+                            "description": "IANA zone the deadline is given in",
+                        },
                         "published_at": {"type": ["string", "null"], "format": "date-time"},
                         "closed_at": {"type": ["string", "null"], "format": "date-time"},
                         "updated_at": {"type": "string", "format": "date-time"},
@@ -169,6 +301,20 @@ def document() -> dict:
                         },
                         "verified_count": {"type": ["integer", "null"], "minimum": 0},
                         "held_count": held_count,
+                        "version": {
+                            "type": ["object", "null"],
+                            "description": "The current version: its number and hash",
+                            "properties": {"number": {"type": "integer"}, "hash": text},
+                        },
+                        "versions": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Version"},
+                        },
+                        "demands": {
+                            "type": "array",
+                            "items": {"$ref": "#/components/schemas/Demand"},
+                        },
+                        "events_url": {"type": "string", "format": "uri"},
                     },
                 },
                 "Count": {
@@ -233,6 +379,17 @@ def document() -> dict:
                             "type": "string",
                             "enum": ["public", "hidden", "count"],
                             "default": "public",
+                        },
+                        "version": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "description": "The version of the text the signer was shown (the "
+                            "current one if left out)",
+                        },
+                        "updates": {
+                            "type": "boolean",
+                            "default": False,
+                            "description": "Email me updates about this letter",
                         },
                     },
                 },

@@ -8,4 +8,5 @@ urlpatterns = [
     path("letters/<slug:slug>", views.letter, name="letter"),
     path("letters/<slug:slug>/count", views.count, name="count"),
     path("letters/<slug:slug>/signatures", views.signatures, name="signatures"),
+    path("letters/<slug:slug>/events", views.events, name="events"),
 ]

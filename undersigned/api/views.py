@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 from functools import wraps
 
-from django.http import HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
+from undersigned.letters import timeline
 from undersigned.letters.models import Letter
+from undersigned.letters.views import LetterMoved, get_published_letter
 from undersigned.signatures.counting import count_entry
 from undersigned.signatures.forms import SignatureForm
 from undersigned.signatures.models import parse_cursor, public_page
@@ -38,7 +40,12 @@ def api_view(methods):
 
 
 def _published_letter(slug: str) -> Letter | None:
-    return Letter.objects.published_at_slug(slug)
+    """The published letter at ``slug``, or None; a slug it had before raises
+    ``LetterMoved`` (a permanent redirect)."""
+    try:
+        return get_published_letter(slug)
+    except Http404:
+        return None
 
 
 def _not_found(slug: str) -> JsonResponse:
@@ -59,6 +66,8 @@ def count(request, slug):
     """Served from the cache that the counter refreshes; at most one query per process a
     second, however many readers poll it."""
     entry = count_entry(slug)
+    if entry["status"] == 301:
+        raise LetterMoved(slug, entry["moved"])
     if entry["status"] == 404:
         return _not_found(slug)
     if entry["status"] == 403:
@@ -102,13 +111,48 @@ def signatures(request, slug):
     return cached_response(request, letter_key("api-list", slug, after, limit), 5, 10, build)
 
 
+@api_view(["GET", "HEAD"])
+def events(request, slug):
+    """The letter's public timeline, newest first, paginated by a cursor (``before``)."""
+    try:
+        before = int(request.GET["before"]) if request.GET.get("before") else None
+        limit = int(request.GET.get("limit", 20))
+    except ValueError:
+        return error("'before' must be a cursor from a previous page and 'limit' a number.", 400)
+    if not 1 <= limit <= 100 or (before is not None and before < 1):
+        return error("'limit' must be between 1 and 100, and 'before' a positive number.", 400)
+
+    def build():
+        letter = _published_letter(slug)
+        if letter is None:
+            return _not_found(slug)
+        if letter.members_only:
+            return _members_only()
+        entries, next_cursor = timeline.entries(letter, before, limit)
+        return JsonResponse(
+            {
+                "events": [timeline.public_dict(entry) for entry in entries],
+                "next": str(next_cursor) if next_cursor is not None else None,
+                "next_url": (
+                    f"{request.path}?before={next_cursor}&limit={limit}"
+                    if next_cursor is not None
+                    else None
+                ),
+            }
+        )
+
+    return cached_response(request, letter_key("api-events", slug, before, limit), 2, 5, build)
+
+
 def _members_only() -> JsonResponse:
     return error(
         "This letter is for members of its organization only: read and sign it on its page.", 403
     )
 
 
-FIELDS = ("name", "email", "affiliation", "department", "comment", "display")
+FIELDS = ("name", "email", "affiliation", "department", "comment", "display", "version", "updates")
+# Fields that are not text, and the JSON types they take.
+TYPED = {"version": (int,), "updates": (bool,)}
 
 
 def _sign(request, letter):
@@ -127,13 +171,21 @@ def _sign(request, letter):
             400,
             fields={k: ["Unknown field."] for k in unknown},
         )
-    not_text = sorted(key for key, value in payload.items() if not isinstance(value, str))
-    if not_text:
+    wrong = sorted(
+        key
+        for key, value in payload.items()
+        if not isinstance(value, TYPED.get(key, (str,)))
+        or (key == "version" and isinstance(value, bool))
+    )
+    if wrong:
+        expected = {"version": "Must be a whole number.", "updates": "Must be true or false."}
         return error(
-            "Every field must be a string.",
+            "Every field must be a string, but version (a number) and updates (true or false).",
             400,
-            fields={k: ["Must be a string."] for k in not_text},
+            fields={k: [expected.get(k, "Must be a string.")] for k in wrong},
         )
+    if "updates" in payload:
+        payload = {**payload, "updates": "on" if payload["updates"] else ""}
     form = SignatureForm(payload)
     if not form.is_valid():
         fields = {name: [str(m) for m in messages] for name, messages in form.errors.items()}

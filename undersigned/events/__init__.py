@@ -44,7 +44,9 @@ def record(kind: str, *, letter: Letter | None = None, actor=None, via: str, **d
         via=via,
         data=data,
         at=timezone.now() if spec.exact_time else this_hour(),
-        fanned_out=spec.fan_out == FanOut.NONE,
+        # Mail to subscribers goes only when the organizer asked for it.
+        fanned_out=spec.fan_out == FanOut.NONE
+        or (spec.fan_out == FanOut.SUBSCRIBERS and not data.get("mail")),
     )
     if letter is not None:
         forget(letter.slug)

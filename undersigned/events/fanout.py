@@ -28,6 +28,8 @@ def _operators(event: Event) -> list[str]:
     return [u.email for u in users if u.email]
 
 
+_TO_SUBSCRIBERS = [name for name, kind in KINDS.items() if kind.fan_out == FanOut.SUBSCRIBERS]
+
 RECIPIENTS: dict[FanOut, Callable[[Event], list[str]]] = {
     FanOut.ORGANIZERS: _organizers,
     FanOut.OPERATORS: _operators,
@@ -50,6 +52,7 @@ def _trend_alert(event: Event) -> dict:
 CONTEXT: dict[str, Callable[[Event], dict]] = {
     "key-added": lambda event: dict(event.data),
     "trend-alert": _trend_alert,
+    "news": lambda event: {},  # per subscriber: subscriptions.services.deliver
 }
 
 
@@ -58,6 +61,13 @@ def fan_out(limit: int = 100) -> int:
     ids = list(Event.objects.to_fan_out().order_by("id").values_list("id", flat=True)[:limit])
     done = 0
     for pk in ids:
+        subscribers = Event.objects.filter(pk=pk, kind__in=_TO_SUBSCRIBERS).first()
+        if subscribers is not None:  # in chunks, each subscriber once (its own bookkeeping)
+            from undersigned.subscriptions.services import deliver
+
+            deliver(subscribers)
+            done += 1
+            continue
         with transaction.atomic():
             if not Event.objects.filter(pk=pk, fanned_out=False).update(fanned_out=True):
                 continue  # another worker took it

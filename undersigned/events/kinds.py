@@ -23,6 +23,9 @@ class FanOut(StrEnum):
     NONE = "none"
     ORGANIZERS = "organizers"  # mail every organizer of the letter who has an address
     OPERATORS = "operators"  # mail every active superuser who has an address
+    # Mail the letter's subscribers (those who asked for updates), when its data says
+    # ``mail``; once per subscriber (``subscriptions.services.deliver``).
+    SUBSCRIBERS = "subscribers"
 
 
 @dataclass(frozen=True)
@@ -57,8 +60,25 @@ KINDS = _kinds(
     Kind("letter.created", _ORGANIZERS, "Draft created"),
     Kind("letter.deleted", _OPERATORS, "Letter {slug} deleted", frozenset({"slug"})),
     Kind("letter.edited", _ORGANIZERS, "Edited: {fields}", frozenset({"fields"})),
-    Kind("letter.organizers", _ORGANIZERS, "Organizers changed", frozenset({"added", "removed"})),
+    Kind(
+        "letter.organizers",
+        _ORGANIZERS,
+        "Organizers changed",
+        frozenset({"added", "removed", "roles"}),
+    ),
+    Kind(
+        "letter.invited",
+        _ORGANIZERS,
+        "An organizer was invited as {role}",
+        frozenset({"invitation", "role"}),
+    ),
     Kind("letter.published", _PUBLIC, "Published"),
+    Kind(
+        "letter.revised",
+        _PUBLIC,
+        "Version {number} of the text published",
+        frozenset({"number", "corrections_only"}),
+    ),
     Kind("letter.closed", _PUBLIC, "Closed to new signatures"),
     Kind("letter.reopened", _PUBLIC, "Reopened for signatures"),
     Kind("letter.paused", _ORGANIZERS, "Signing paused: {message}", _MESSAGE),
@@ -101,6 +121,33 @@ KINDS = _kinds(
         _PUBLIC,
         "{count} held signatures counted after review",
         frozenset({"count", "reason"}),
+    ),
+    # The public timeline, by the organizers.
+    Kind(
+        "update.posted",
+        _PUBLIC,
+        "Update",
+        frozenset({"update", "mail"}),
+        fan_out=FanOut.SUBSCRIBERS,
+        mail="news",
+    ),
+    Kind("update.edited", _PUBLIC, "Update corrected", frozenset({"update"})),
+    Kind("demand.added", _PUBLIC, "Demand added: {text}", frozenset({"demand", "text"})),
+    Kind(
+        "demand.status",
+        _PUBLIC,
+        "Demand {status}: {text}",
+        frozenset({"demand", "text", "status", "note", "mail"}),
+        fan_out=FanOut.SUBSCRIBERS,
+        mail="news",
+    ),
+    Kind(
+        "response.recorded",
+        _PUBLIC,
+        "Response by {by}",
+        frozenset({"response", "by", "mail"}),
+        fan_out=FanOut.SUBSCRIBERS,
+        mail="news",
     ),
     Kind("policy.changed", _OPERATORS, "Abuse policy changed: {fields}", frozenset({"fields"})),
     Kind(

@@ -7,8 +7,10 @@ from django.template.response import TemplateResponse
 from django.urls import path
 
 from undersigned import events
+from undersigned.letters import organizers as team
 from undersigned.letters import services
-from undersigned.letters.models import Letter
+from undersigned.letters.models import Letter, Organizer, Version
+from undersigned.lib.times import zone_names
 from undersigned.moderation import trends
 from undersigned.moderation.forms import HeldForm, held_by_reason
 from undersigned.signatures import privacy
@@ -45,8 +47,72 @@ def _looked_up(domain: str) -> tuple[str, str] | None:
     return domain, privacy.stored_domain(domain, verified=False)
 
 
+class OrganizerFormSet(forms.BaseInlineFormSet):
+    def clean(self):
+        """A letter keeps an owner (the same rule as ``organizers.change``, said as a form
+        error rather than a failure)."""
+        super().clean()
+        if not self.has_changed():
+            return
+        kept = [
+            form.cleaned_data
+            for form in self.forms
+            if getattr(form, "cleaned_data", None)
+            and form.cleaned_data.get("user")
+            and not form.cleaned_data.get("DELETE")
+        ]
+        if not any(row.get("role") == Organizer.Role.OWNER for row in kept):
+            raise forms.ValidationError(
+                "A letter needs an owner: make someone else an owner before removing the last."
+            )
+
+
+class VersionInline(admin.TabularInline):
+    """What people signed, to read: a published version is never changed or deleted, here
+    as anywhere (``Version.save`` and ``Version.delete`` refuse too)."""
+
+    model = Version
+    fields = ("number", "published_at", "corrections_only", "hash")
+    readonly_fields = ("number", "published_at", "corrections_only", "hash")
+    extra = 0
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+class OrganizerInline(admin.TabularInline):
+    model = Organizer
+    formset = OrganizerFormSet
+    extra = 1
+    fields = ["user", "role"]
+    autocomplete_fields = ["user"]
+
+
+class LetterAdminForm(forms.ModelForm):
+    time_zone = forms.ChoiceField(
+        required=False,
+        choices=lambda: [(name, name) for name in zone_names()],
+        help_text="Where the letter's pages show the deadline; here it is entered in UTC.",
+    )
+
+    class Meta:
+        model = Letter
+        exclude: list[str] = []
+
+    def clean_time_zone(self):
+        return self.cleaned_data.get("time_zone") or self.instance.time_zone or "UTC"
+
+
 @admin.register(Letter)
 class LetterAdmin(admin.ModelAdmin):
+    form = LetterAdminForm
     list_display = [
         "title",
         "slug",
@@ -73,7 +139,7 @@ class LetterAdmin(admin.ModelAdmin):
         "updated_at",
         "key_destroyed_at",
     ]
-    filter_horizontal = ["organizers"]
+    inlines = [OrganizerInline, VersionInline]
     actions = [
         "publish_letters",
         "close_letters",
@@ -134,20 +200,29 @@ class LetterAdmin(admin.ModelAdmin):
 
     def save_model(self, request, obj, form, change):
         if change:
-            fields = [name for name in form.changed_data if name != "organizers"]
-            services.edit(obj, fields, actor=request.user, via="admin")
+            services.edit(obj, form.changed_data, actor=request.user, via="admin")
         else:
             services.create(obj, actor=request.user, via="admin")
 
     def save_related(self, request, form, formsets, change):
+        """The organizers' inline goes through the letter's verbs (and their event)."""
         letter = form.instance
-        before = set(letter.organizers.all()) if change else set()
-        after = set(form.cleaned_data.get("organizers", before))
-        services.change_organizers(
-            letter, after - before, before - after, actor=request.user, via="admin"
-        )
         for formset in formsets:
-            self.save_formset(request, form, formset, change=change)
+            roles, removed = {}, []
+            for inline in formset.forms:
+                if not inline.has_changed() and not formset.can_delete:
+                    continue
+                data = getattr(inline, "cleaned_data", {})
+                user = data.get("user")
+                if user is None:
+                    continue
+                if data.get("DELETE"):
+                    removed.append(user)
+                elif inline.has_changed():
+                    roles[user] = data["role"]
+            team.change(letter, roles=roles, removed=removed, actor=request.user, via="admin")
+            # What the admin's change message reads (formset.save() would have set them).
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
     def delete_model(self, request, obj):
         with transaction.atomic():

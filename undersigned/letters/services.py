@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 
 from undersigned import events
-from undersigned.letters.models import Letter
+from undersigned.letters.models import Letter, SlugRedirect, Version
 from undersigned.moderation.models import Policy
 
 DEFAULT_PAUSE_MESSAGE = "Signing is paused for a short while. Please come back later."
@@ -51,43 +52,125 @@ def create(
     return letter
 
 
-def edit(letter: Letter, fields: Iterable[str], *, actor=None, via: str) -> Letter:
+def edit(
+    letter: Letter,
+    fields: Iterable[str],
+    *,
+    actor=None,
+    via: str,
+    corrections_only: bool = False,
+) -> Letter:
     """Save the fields named in ``fields``, which the caller has set on ``letter`` (from a
-    validated form). Nothing changed: nothing is saved or recorded."""
+    validated form). A published letter's text (title, addressee, body) changes only as a new
+    version (``revise``): what people signed stays what they signed. A new slug keeps the old
+    address working. Nothing changed: nothing is saved or recorded."""
     fields = [name for name in fields if name not in _NOT_EDITED]
     if not fields:
         return letter
     with transaction.atomic():
-        old_slug = Letter.objects.filter(pk=letter.pk).values_list("slug", flat=True).get()
+        old = (
+            Letter.objects.select_for_update()
+            .filter(pk=letter.pk)
+            .values(*{*TEXT, *fields, "slug"})
+            .get()
+        )
+        fields = [name for name in fields if not _same(name, getattr(letter, name), old[name])]
+        if not fields:
+            return letter
+        text = [name for name in TEXT if name in fields]
+        others = [name for name in fields if name not in TEXT]
         letter.updated_at = timezone.now()
         letter.save(update_fields=[*fields, "updated_at"])
-        events.record("letter.edited", letter=letter, actor=actor, via=via, fields=sorted(fields))
-        if old_slug != letter.slug:
-            events.forget(old_slug)
+        edited = others if letter.is_published else others + text
+        if edited:
+            events.record(
+                "letter.edited", letter=letter, actor=actor, via=via, fields=sorted(edited)
+            )
+        if text and letter.is_published:
+            _new_version(letter, corrections_only, actor, via)
+        if old["slug"] != letter.slug:
+            SlugRedirect.objects.filter(slug=letter.slug).delete()  # the letter's own again
+            if letter.is_published:
+                SlugRedirect.objects.update_or_create(slug=old["slug"], defaults={"letter": letter})
+            events.forget(old["slug"])
     return letter
 
 
-# Fields that only their own verbs change.
-_NOT_EDITED = frozenset(
-    {"status", "signing_paused", "published_at", "closed_at", "key_salt", "key_destroyed_at"}
-)
+def _same(name: str, new, old) -> bool:
+    """Whether a field keeps its value; for the text, whitespace at its ends is no change (a
+    browser's form sends the body back without the final newline)."""
+    if name in TEXT:
+        return (new or "").replace("\r\n", "\n").strip() == (old or "").strip()
+    return new == old
 
 
-def change_organizers(letter: Letter, added=(), removed=(), *, actor=None, via: str) -> None:
-    added, removed = list(added), list(removed)
-    if not (added or removed):
-        return
-    with transaction.atomic():
-        letter.organizers.add(*added)
-        letter.organizers.remove(*removed)
+def revise(
+    letter: Letter,
+    *,
+    title: str | None = None,
+    body: str | None = None,
+    addressed_to: str | None = None,
+    corrections_only: bool = False,
+    actor=None,
+    via: str,
+) -> Version:
+    """Publish a new version of a published letter's text; the old ones stay as they were,
+    with the signatures given for them. Raises ``LetterError`` if the letter is a draft or
+    nothing in the text changes."""
+    if not letter.is_published:
+        raise LetterError("A draft has no versions yet: edit it, then publish it.")
+    changes = {
+        name: value
+        for name, value in (("title", title), ("body", body), ("addressed_to", addressed_to))
+        if value is not None and not _same(name, value, getattr(letter, name))
+    }
+    if not changes:
+        raise LetterError("The new text is the same as the current version's.")
+    for name, value in changes.items():
+        setattr(letter, name, value)
+    edit(letter, list(changes), actor=actor, via=via, corrections_only=corrections_only)
+    return letter.versions.get(number=letter.version)
+
+
+def _new_version(letter: Letter, corrections_only: bool, actor, via: str) -> Version:
+    number = (letter.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+    version = Version(
+        letter=letter,
+        number=number,
+        title=letter.title,
+        addressed_to=letter.addressed_to,
+        body=letter.body,
+        corrections_only=corrections_only,
+    )
+    version.save()
+    Letter.objects.filter(pk=letter.pk).update(version=number)
+    letter.version = number
+    if number > 1:
         events.record(
-            "letter.organizers",
+            "letter.revised",
             letter=letter,
             actor=actor,
             via=via,
-            added=sorted(u.get_username() for u in added),
-            removed=sorted(u.get_username() for u in removed),
+            number=number,
+            corrections_only=corrections_only,
         )
+    return version
+
+
+# What signers sign: a published letter's text changes only as a new version.
+TEXT = ("title", "addressed_to", "body")
+# Fields that only their own verbs change.
+_NOT_EDITED = frozenset(
+    {
+        "status",
+        "signing_paused",
+        "published_at",
+        "closed_at",
+        "key_salt",
+        "key_destroyed_at",
+        "version",
+    }
+)
 
 
 def publish(letter: Letter, *, actor=None, via: str) -> Letter:
@@ -101,7 +184,7 @@ def publish(letter: Letter, *, actor=None, via: str) -> Letter:
                 else "This letter was published and closed; reopen it instead."
             )
         _publish(locked, actor, via)
-    _saved(letter, locked, ["status", "published_at", "closed_at", "updated_at"])
+    _saved(letter, locked, ["status", "published_at", "closed_at", "updated_at", "version"])
     return letter
 
 
@@ -112,6 +195,7 @@ def _publish(letter: Letter, actor, via: str) -> None:
     letter.closed_at = None
     letter.updated_at = now
     letter.save(update_fields=["status", "published_at", "closed_at", "updated_at"])
+    _new_version(letter, False, actor, via)
     events.record("letter.published", letter=letter, actor=actor, via=via)
 
 
@@ -203,5 +287,8 @@ def destroy_key(letter: Letter) -> None:
     purge does this N days after a letter closes)."""
     with transaction.atomic():
         Letter.objects.filter(pk=letter.pk).update(key_salt="", key_destroyed_at=timezone.now())
+        from undersigned.subscriptions.services import forget_letter
+
+        forget_letter(letter)
         events.record("letter.key_destroyed", letter=letter, via="worker")
     letter.refresh_from_db(fields=["key_salt", "key_destroyed_at"])

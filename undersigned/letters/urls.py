@@ -1,10 +1,13 @@
 from django.urls import path
 
-from undersigned.letters import members, views
+from undersigned.letters import history, members, views
 
 app_name = "letters"
 urlpatterns = [
     path("<slug:slug>/", views.detail, name="detail"),
+    path("<slug:slug>/versions/", history.versions, name="versions"),
+    path("<slug:slug>/timeline/", history.timeline_page, name="timeline"),
+    path("<slug:slug>/feed.atom", history.TimelineFeed(), name="feed"),
     path("<slug:slug>/signed/", views.signed, name="signed"),
     path("<slug:slug>/members/", members.request_pass, name="members"),
 ]

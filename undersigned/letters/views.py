@@ -9,8 +9,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 
-from undersigned.letters import members, services
-from undersigned.letters.models import Letter
+from undersigned.letters import members, services, timeline
+from undersigned.letters.models import Letter, SlugRedirect
 from undersigned.signatures.forms import MemberSignatureForm, SignatureForm
 from undersigned.signatures.models import Signature, parse_cursor, public_page
 from undersigned.signatures.privacy import client_ip
@@ -18,12 +18,29 @@ from undersigned.signatures.services import LetterNotOpen, SigningError, sign, s
 from undersigned.web.caching import cached_response, letter_key, vary_on_cookie
 
 
+class LetterMoved(Exception):
+    """The letter had this slug before: ``web.middleware`` answers a permanent redirect."""
+
+    def __init__(self, old: str, new: str):
+        super().__init__(old, new)
+        self.old, self.new = old, new
+
+
 def get_published_letter(slug: str) -> Letter:
-    """The letter readers may see at ``slug``, or 404 (unknown and draft look the same)."""
+    """The letter readers may see at ``slug``, or 404 (unknown and draft look the same). A
+    slug the letter had before raises ``LetterMoved``."""
     letter = Letter.objects.published_at_slug(slug)
     if letter is None:
+        moved_away(slug)
         raise Http404("No such letter")
     return letter
+
+
+def moved_away(slug: str) -> None:
+    """Raise ``LetterMoved`` if a published letter had ``slug`` before."""
+    moved = SlugRedirect.objects.filter(slug=slug).select_related("letter").first()
+    if moved is not None and moved.letter.is_published:
+        raise LetterMoved(slug, moved.letter.slug)
 
 
 PAGE_SECONDS = 2  # how long each process reuses a rendered public page
@@ -49,7 +66,9 @@ def _signing_form(letter: Letter, request, data=None):
     theirs. On a members-only letter anyone at the company can read the list, its addressee
     included, so the form suggests hiding one's name there."""
     form_class = MemberSignatureForm if members.proof(request, letter) else SignatureForm
-    initial = {"display": Signature.Display.HIDDEN} if letter.members_only else None
+    initial: dict = {"version": letter.version or None}
+    if letter.members_only:
+        initial["display"] = Signature.Display.HIDDEN
     return form_class(data, initial=initial)
 
 
@@ -59,6 +78,7 @@ def letter_context(letter: Letter, request, form=None) -> dict:
     except ValueError:
         after = None
     signatories, next_cursor = public_page(letter, after)
+    entries, more = timeline.entries(letter, limit=TIMELINE_ON_PAGE)
     return {
         "letter": letter,
         "signing_paused": services.pause_message(letter),
@@ -67,7 +87,26 @@ def letter_context(letter: Letter, request, form=None) -> dict:
         "signatories": signatories,
         "next_cursor": next_cursor,
         "paged": after is not None,
+        "entries": entries,
+        "more_entries": more,
+        "demands": list(letter.demands.all()) if letter.version else [],
+        "version_counts": version_counts(letter) if letter.version > 1 else [],
     }
+
+
+TIMELINE_ON_PAGE = 20
+
+
+def version_counts(letter: Letter) -> list[tuple[int, int]]:
+    """(version number, counted signatures given for it), from the counter's tallies."""
+    from undersigned.signatures.models import Tally
+
+    tallies = dict(
+        Tally.objects.filter(letter=letter, dimension=Tally.Dimension.VERSION).values_list(
+            "key", "signatures"
+        )
+    )
+    return [(n, tallies.get(str(n), 0)) for n in range(1, letter.version + 1)]
 
 
 @csrf_exempt  # see PUBLIC_FORMS_WITHOUT_CSRF in web/http.py

@@ -34,6 +34,11 @@ def _box(secret: str) -> SecretBox:
     return SecretBox(derive_key(secret, "vault"))
 
 
+@cache
+def _keyed_box(key: bytes) -> SecretBox:
+    return SecretBox(key)
+
+
 def _secret() -> str:
     from django.conf import settings
 
@@ -55,18 +60,20 @@ def unpad(padded: bytes) -> bytes:
     return padded[2 : 2 + size]
 
 
-def lock(text: str, secret: str | None = None) -> str:
+def lock(text: str, secret: str | None = None, key: bytes | None = None) -> str:
+    """``text`` encrypted under the instance secret's vault key (or ``key``, e.g. one that
+    also depends on a letter's salt, so that destroying the salt destroys the text)."""
     if not text:
         return ""
-    box = _box(secret or _secret())
+    box = _keyed_box(key) if key else _box(secret or _secret())
     sealed = box.encrypt(pad(text.encode("utf-8")))
     return PREFIX + base64.b64encode(sealed).decode("ascii")
 
 
-def unlock(value: str, secret: str | None = None) -> str:
+def unlock(value: str, secret: str | None = None, key: bytes | None = None) -> str:
     if not value or not value.startswith(PREFIX):
         return value or ""
-    box = _box(secret or _secret())
+    box = _keyed_box(key) if key else _box(secret or _secret())
     try:
         raw = box.decrypt(base64.b64decode(value[len(PREFIX) :], validate=True))
     except (binascii.Error, nacl.exceptions.CryptoError, ValueError):

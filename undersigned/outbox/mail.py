@@ -10,6 +10,7 @@ signer's employer may read their work mail."""
 
 from __future__ import annotations
 
+import json
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -31,7 +32,9 @@ def _render(kind: str, context: dict) -> tuple[str, str, str]:
     )
 
 
-def _insert(kind: str, to: str, from_email: str, parts: tuple[str, str, str]) -> None:
+def _insert(
+    kind: str, to: str, from_email: str, parts: tuple[str, str, str], headers: dict | None = None
+) -> None:
     # Signing queues a mail per request: one plain INSERT, not the ORM's (see db/rows.py).
     subject, body_text, body_html = parts
     rows.insert(
@@ -43,6 +46,7 @@ def _insert(kind: str, to: str, from_email: str, parts: tuple[str, str, str]) ->
             "subject": subject,
             "body_text": body_text,
             "body_html": body_html,
+            "headers": json.dumps(headers) if headers else "",
         },
     )
 
@@ -56,22 +60,36 @@ def _slot(name: str) -> str:
     return f"\ue000{name}\ue000"
 
 
-def _for_letter(kind: str, to: str, letter, **links: tuple[str, str]) -> None:
+def _for_letter(
+    kind: str,
+    to: str,
+    letter,
+    *,
+    about=None,
+    context: dict | None = None,
+    headers: dict | None = None,
+    **links: tuple[str, str],
+) -> None:
     """A mail about ``letter`` whose only personal parts are links, given as
     ``name=(path prefix, token)``. A surge mails thousands of people about the same letter:
-    the templates are rendered once per letter and kind (for as long as this process keeps a
-    copy of the letter), with slots that each mail fills with its own tokens."""
+    the templates are rendered once per letter and kind (and ``about``, e.g. the event an
+    update mail tells of; for as long as this process keeps a copy), with slots that each mail
+    fills with its own tokens, in its text and in its ``headers``."""
     discreet = letter.mail_is_discreet
     template = f"{kind}-discreet" if discreet else kind
-    key = letter_key("mail", letter.slug, template, letter.pk, *sorted(links))
+    key = letter_key("mail", letter.slug, template, letter.pk, about, *sorted(links))
     parts = recent.get(key)
     if parts is MISSING:
-        context = {name: _link(prefix, _slot(name)) for name, (prefix, _) in links.items()}
-        parts = _render(template, context if discreet else {"letter": letter, **context})
+        slots = {name: _link(prefix, _slot(name)) for name, (prefix, _) in links.items()}
+        shown = {**(context or {}), **slots}
+        parts = _render(template, shown if discreet else {"letter": letter, **shown})
         recent.set(key, parts, 2)
+    filled = dict(headers or {})
     for name, (_, token) in links.items():
         parts = tuple(part.replace(_slot(name), token) for part in parts)
-    _insert(template, to, settings.DISCREET_FROM_EMAIL if discreet else "", parts)
+        filled = {k: v.replace(_slot(name), token) for k, v in filled.items()}
+    from_email = settings.DISCREET_FROM_EMAIL if discreet else ""
+    _insert(template, to, from_email, parts, filled or None)
 
 
 def _link(prefix: str, token: str) -> str:
@@ -84,12 +102,55 @@ def send_confirmation(to: str, letter, token: str, receipt: str) -> None:
 
 def send_already_signed(to: str, letter, receipt: str, release: str = "") -> None:
     """``release``: a confirmation link that releases the signature from its hold."""
-    links = {"manage_url": ("s", receipt)}
     if release:
-        links["release_url"] = ("v", release)
-    _for_letter("already-signed", to, letter, **links)
+        _for_letter(
+            "already-signed", to, letter, manage_url=("s", receipt), release_url=("v", release)
+        )
+    else:
+        _for_letter("already-signed", to, letter, manage_url=("s", receipt))
 
 
 def send_member_pass(to: str, letter, token: str) -> None:
     """Members-only letters are always discreet."""
     enqueue("member-pass", to, {"url": _link("m", token)}, settings.DISCREET_FROM_EMAIL)
+
+
+def send_invitation(to: str, letter, role: str, token: str, invited_by) -> None:
+    """An invitation to join a letter's organizers (a one-time link to accept)."""
+    url = _link("organize/join", token)
+    if letter.mail_is_discreet:  # an employer reads work mail: no letter, no names
+        enqueue("invitation-discreet", to, {"role": role, "url": url}, settings.DISCREET_FROM_EMAIL)
+        return
+    context = {
+        "letter": letter,
+        "role": role,
+        "url": url,
+        "invited_by": invited_by.get_username() if getattr(invited_by, "pk", None) else "",
+    }
+    enqueue("invitation", to, context)
+
+
+def send_update_test(to: str, letter, update) -> None:
+    """The organizer's test of an update mail: what subscribers will get."""
+    if letter.mail_is_discreet:
+        enqueue("update-test-discreet", to, {}, settings.DISCREET_FROM_EMAIL)
+    else:
+        enqueue("update-test", to, {"letter": letter, "update": update})
+
+
+def send_news(to: str, letter, event, context: dict, unsubscribe: str) -> None:
+    """What an event (an update, a response, a demand met) tells a subscriber, with a
+    one-click unsubscribe (RFC 8058: the List-Unsubscribe headers, and a link)."""
+    url = _link("u", _slot("unsubscribe_url"))
+    _for_letter(
+        "news",
+        to,
+        letter,
+        about=event.pk,
+        context=context,
+        headers={
+            "List-Unsubscribe": f"<{url}>",
+            "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+        },
+        unsubscribe_url=("u", unsubscribe),
+    )

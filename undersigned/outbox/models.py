@@ -42,6 +42,7 @@ class OutgoingEmail(models.Model):
     subject = VaultedTextField(max_length=300)
     body_text = VaultedTextField()
     body_html = VaultedTextField(blank=True)
+    headers = VaultedTextField(blank=True)  # JSON: extra headers (e.g. List-Unsubscribe)
 
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     attempts = models.PositiveIntegerField(default=0)

@@ -6,6 +6,7 @@ go out twice, but is never lost."""
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import uuid
@@ -27,7 +28,14 @@ Status = OutgoingEmail.Status
 # Once a mail is sent (or has failed for good) nothing of it is kept but its kind, status and
 # hour: the address and the links in it are a signer's data, and its exact times could date
 # one.
-SCRUBBED = {"to": "", "subject": "", "body_text": "", "body_html": "", "claimed_at": None}
+SCRUBBED = {
+    "to": "",
+    "subject": "",
+    "body_text": "",
+    "body_html": "",
+    "headers": "",
+    "claimed_at": None,
+}
 
 
 class _Mail(EmailMultiAlternatives):
@@ -115,7 +123,15 @@ def send_batch(batch: int = 100) -> int:
     ).update(retry_after=timezone.now())
     try:
         for row in rows:
-            message = _Mail(row.subject, row.body_text, row.from_email, [row.to], connection=smtp)
+            headers = json.loads(row.headers) if row.headers else None
+            message = _Mail(
+                row.subject,
+                row.body_text,
+                row.from_email,
+                [row.to],
+                connection=smtp,
+                headers=headers,
+            )
             if row.body_html:
                 message.attach_alternative(row.body_html, "text/html")
             try:

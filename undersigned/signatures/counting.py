@@ -21,7 +21,7 @@ from django.db.models import Count, F, OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 
 from undersigned.db import rows as plain
-from undersigned.letters.models import Letter
+from undersigned.letters.models import Letter, SlugRedirect
 from undersigned.lib.times import this_hour
 from undersigned.signatures.models import CountDelta, Signature, Tally
 from undersigned.web.caching import MISSING, SHARED_CACHE, etag_for, letter_key, recent
@@ -44,9 +44,17 @@ class Change(NamedTuple):
     flag: str
     department: str
     hidden: bool
+    version: int | None = None
 
     @classmethod
-    def of(cls, signature, counted: int = 0, held: int = 0, flag: str | None = None) -> Change:
+    def of(
+        cls,
+        signature,
+        counted: int = 0,
+        held: int = 0,
+        flag: str | None = None,
+        version: int | None = None,
+    ) -> Change:
         return cls(
             counted,
             held,
@@ -54,6 +62,7 @@ class Change(NamedTuple):
             signature.flag if flag is None else flag,
             signature.department,
             signature.display == Signature.Display.HIDDEN,
+            signature.version if version is None else version,
         )
 
 
@@ -61,9 +70,10 @@ def journal(letter_id: int, changes: Iterable[Change]) -> None:
     """Write ``changes`` to the count journal, one row per group, inside the caller's
     transaction (the verbs that change a signature's standing: withdraw, hold, release,
     invalidate, undo, a new display). Confirming writes its own row (a trigger)."""
-    groups: dict[tuple[str, str, bool], list[int]] = defaultdict(lambda: [0, 0, 0])
+    groups: dict[tuple[str, str, bool, int | None], list[int]] = defaultdict(lambda: [0, 0, 0])
     for change in changes:
-        group = groups[(change.flag if change.held else "", change.department, change.hidden)]
+        flag = change.flag if change.held else ""
+        group = groups[(flag, change.department, change.hidden, change.version)]
         group[0] += change.counted
         group[1] += change.counted if change.verified else 0
         group[2] += change.held
@@ -76,8 +86,9 @@ def journal(letter_id: int, changes: Iterable[Change]) -> None:
             flag=flag,
             department=department,
             hidden=hidden,
+            version=version,
         )
-        for (flag, department, hidden), (signatures, verified, held) in groups.items()
+        for (flag, department, hidden, version), (signatures, verified, held) in groups.items()
         if signatures or held
     )
 
@@ -91,6 +102,7 @@ _DELTA_FIELDS = (
     "flag",
     "department",
     "hidden",
+    "version",
 )
 
 
@@ -104,7 +116,7 @@ def apply_deltas(batch: int = 5000) -> int:
             return 0
         totals: dict[int, list[int]] = defaultdict(lambda: [0, 0, 0])
         tallies: Counter[tuple[int, str, str]] = Counter()
-        for _id, letter_id, signatures, verified, held, flag, department, hidden in rows:
+        for _id, letter_id, signatures, verified, held, flag, department, hidden, version in rows:
             total = totals[letter_id]
             total[0] += signatures
             total[1] += verified
@@ -116,6 +128,8 @@ def apply_deltas(batch: int = 5000) -> int:
                 )
             if held:
                 tallies[(letter_id, Tally.Dimension.HELD.value, flag)] += held
+            if version is not None:
+                tallies[(letter_id, Tally.Dimension.VERSION.value, str(version))] += signatures
         # Delete exactly the rows read (not "everything up to an id"): a row with a lower id
         # may commit later, and must be counted in the next batch, not lost.
         CountDelta.objects.filter(id__in=[row[0] for row in rows]).delete()
@@ -208,6 +222,7 @@ def _recount_tallies() -> None:
     counted = f"{s}.status = 'confirmed' AND {s}.invalidation_id IS NULL AND {s}.flag = ''"
     held = f"{s}.status = 'confirmed' AND {s}.invalidation_id IS NULL AND {s}.flag <> ''"
     hidden = f"{s}.display = 'hidden'"
+    version = "CAST(version AS TEXT)" if connection.vendor == "sqlite" else "version::text"
     true = "TRUE" if connection.vendor == "postgresql" else "1"
 
     def part(key: str, value: str, table: str, where: str, dim) -> str:
@@ -229,6 +244,14 @@ def _recount_tallies() -> None:
             dimension.HIDDEN_DEPARTMENT,
         ),
         part("flag", "-SUM(held)", d, "held <> 0", dimension.HELD),
+        part(version, "COUNT(*)", s, f"{counted} AND {s}.version IS NOT NULL", dimension.VERSION),
+        part(
+            version,
+            "-SUM(signatures)",
+            d,
+            "signatures <> 0 AND version IS NOT NULL",
+            dimension.VERSION,
+        ),
     ]
     union = " UNION ALL ".join(parts)
     with connection.cursor() as cursor:
@@ -281,6 +304,16 @@ COUNT_FIELDS = (
 )
 
 
+def _moved_entry(slug: str) -> dict:
+    """No letter at ``slug``; if a published one had it before, where it went."""
+    moved = (
+        SlugRedirect.objects.filter(slug=slug, letter__in=Letter.objects.published())
+        .values_list("letter__slug", flat=True)
+        .first()
+    )
+    return {"status": 301, "moved": moved} if moved else {"status": 404}
+
+
 def count_entry(slug: str) -> dict:
     """The cached count answer for ``slug``: this process's copy, else the shared cache's,
     else one query (whose answer both keep)."""
@@ -290,7 +323,7 @@ def count_entry(slug: str) -> dict:
         entry = cache.get(key) if SHARED_CACHE else None
         if entry is None:
             row = Letter.objects.published().filter(slug=slug).values(*COUNT_FIELDS).first()
-            entry = _count_entry(row)
+            entry = _count_entry(row) if row else _moved_entry(slug)
             if SHARED_CACHE:
                 cache.set(key, entry, COUNT_SECONDS)
         recent.set(key, entry, RECENT_SECONDS)

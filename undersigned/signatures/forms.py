@@ -54,6 +54,15 @@ class SignatureForm(forms.Form):
         widget=forms.RadioSelect,
         label="How to show your signature",
     )
+    # The version of the text the signer was shown: a signature given for an older version
+    # is kept with it.
+    version = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    updates = forms.BooleanField(
+        required=False,
+        label="Email me updates about this letter",
+        help_text="Off unless you tick it. Then your address is kept, encrypted, until you "
+        "unsubscribe (a link in every update) or withdraw.",
+    )
     # A honeypot: hidden from people (and from screen readers); bots fill every field. A
     # filled one is accepted like any other signature, but held (not counted until released).
     website = forms.CharField(
@@ -119,6 +128,8 @@ class SignatureForm(forms.Form):
             department=data["department"],
             comment=data["comment"],
             display=data["display"],
+            version=data.get("version"),
+            updates=bool(data.get("updates")),
         )
 
 
@@ -138,11 +149,17 @@ class MemberSignatureForm(SignatureForm):
             department=data["department"],
             comment=data["comment"],
             display=data["display"],
+            version=data.get("version"),
         )
 
 
 MemberSignatureForm.base_fields = _SharedFields(
-    {name: field for name, field in SignatureForm.base_fields.items() if name != "email"}
+    {
+        name: field
+        for name, field in SignatureForm.base_fields.items()
+        # No address to mail updates to: the pass proved it, and it was not kept.
+        if name not in ("email", "updates")
+    }
 )
 
 

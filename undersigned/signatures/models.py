@@ -119,6 +119,7 @@ class Signature(models.Model):
     # What a submission carries (``IntakeDetails``): a pending change that its signer
     # confirms gives the signature these.
     DETAILS = (
+        "version",
         "display",
         "name",
         "affiliation",
@@ -176,6 +177,10 @@ class Signature(models.Model):
         on_delete=models.SET_NULL,
         related_name="signatures",
     )
+
+    # The number of the letter's version (``letters.Version``) that its signer was shown and
+    # signed; never moved but by its signer re-affirming the current one.
+    version = models.PositiveIntegerField(null=True, blank=True)
 
     order_key = models.BigIntegerField(default=random_order_key)
     created_at = models.DateTimeField(default=this_hour)
@@ -317,6 +322,7 @@ class CountDelta(models.Model):
     department = models.CharField(max_length=100, blank=True, db_default="")
     # The signatures are listed as "name withheld".
     hidden = models.BooleanField(default=False, db_default=False)
+    version = models.PositiveIntegerField(null=True, blank=True)  # of the text they signed
 
     def __str__(self) -> str:
         return f"{self.signatures:+d} on letter {self.letter_id}"
@@ -332,6 +338,7 @@ class Tally(models.Model):
         DEPARTMENT = "department", "department"
         HIDDEN_DEPARTMENT = "hidden-department", "department of hidden signers"
         HELD = "held", "held, by reason"
+        VERSION = "version", "the version of the text signed"
 
     # No index of its own: the unique constraint starts with it.
     letter = models.ForeignKey(Letter, on_delete=models.CASCADE, related_name="+", db_index=False)
@@ -435,6 +442,8 @@ class IntakeDetails(StoredFields):
     ip_day: str | None  # ISO date of ``ip_hash``'s key
     email_domain: str
     flag: str
+    version: NotRequired[int]  # of the letter's text that the signer was shown
+    updates: NotRequired[bool]  # "email me updates"
     # A member of a members-only letter who proved their address by a pass signs without a
     # second mail: the address's keyed hash and the hash of the private link shown to them.
     email_hash: NotRequired[str]

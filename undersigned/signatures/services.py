@@ -38,7 +38,9 @@ from undersigned.signatures.models import (
     Receipt,
     Signature,
     StoredFields,
+    random_id,
 )
+from undersigned.subscriptions import services as subscriptions
 from undersigned.web.caching import MISSING, forget_cached, letter_key, recent
 
 
@@ -72,6 +74,16 @@ class SignatureData:
     department: str = ""
     comment: str = ""
     display: str = Signature.Display.PUBLIC
+    version: int | None = None  # of the text the signer was shown (the form carries it)
+    updates: bool = False  # "email me updates about this letter"
+
+
+def _version(letter: Letter, shown: int | None) -> int | None:
+    """The version a signature is given for: the one its signer was shown, if the letter has
+    published it; else the current one."""
+    if shown and 1 <= shown <= letter.version:
+        return shown
+    return letter.version or None
 
 
 def _submitted(data: SignatureData) -> tuple[StoredFields, dict[str, str] | None]:
@@ -163,6 +175,11 @@ def sign(letter: Letter, data: SignatureData, ip: str = "", honeypot: bool = Fal
         ),
         "flag": flag,
     }
+    version = _version(letter, data.version)
+    if version:
+        details["version"] = version
+    if data.updates:
+        details["updates"] = True
     if private:
         details["private"] = private
     rows.insert(
@@ -219,8 +236,9 @@ def _record(letter: Letter, email: str, details: IntakeDetails, may_mail: bool) 
     except ValueError:  # not confirmed, and the letter closed and was purged meanwhile
         return
     token = new_token()
+    updates = details.get("updates", False)
     fields = {
-        **details,
+        **{name: value for name, value in details.items() if name != "updates"},
         "ip_day": date.fromisoformat(details["ip_day"]) if details["ip_day"] else None,
         "letter_id": letter.pk,
         "email_hash": email_hash,
@@ -234,15 +252,20 @@ def _record(letter: Letter, email: str, details: IntakeDetails, may_mail: bool) 
     receipt = new_token()
     rows.insert(Receipt, {"signature_id": signature_id, "token_hash": token_hash(receipt).hex()})
     change = {
+        "id": random_id(),
         "signature_id": signature_id,
         "token_hash": fields["token_hash"],
         "token_expires_at": fields["token_expires_at"],
         "details": json.dumps(details),
     }
     if new:
+        if updates:
+            subscriptions.subscribe(letter, signature_id, email)
         mail.send_confirmation(email, letter, token, receipt)
     elif status == Signature.Status.PENDING:
         rows.insert(PendingChange, change)
+        if updates:  # only if this submission's own link is confirmed
+            subscriptions.subscribe(letter, signature_id, email, change_id=change["id"])
         mail.send_confirmation(email, letter, token, receipt)
     elif held in limits.CLEARED_BY_SIGNING_AGAIN and not details["flag"]:
         rows.insert(PendingChange, change)
@@ -282,6 +305,9 @@ def sign_as_member(
         "email_hash": proof.email_hash,
         "receipt_hash": token_hash(receipt).hex(),
     }
+    version = _version(letter, data.version)
+    if version:
+        details["version"] = version
     if private:
         details["private"] = private
     rows.insert(Intake, {"letter_id": letter.pk, "email": "", "details": json.dumps(details)})
@@ -293,8 +319,7 @@ def _record_member(letter: Letter, details: IntakeDetails) -> None:
     private link they were shown. If the address signed before, the existing signature is
     confirmed with these details if it was pending, and left as it is if it was not."""
     fields = {
-        **{name: details[name] for name in Signature.DETAILS},  # type: ignore[literal-required]
-        "ip_day": date.fromisoformat(details["ip_day"]) if details["ip_day"] else None,
+        **_adopted(details),
         "letter_id": letter.pk,
         "email_hash": details["email_hash"],
         "status": Signature.Status.CONFIRMED,
@@ -383,7 +408,7 @@ def _submission(shown: Signature, signature: Signature, releases: bool, letter=N
 
 def _adopted(details: IntakeDetails) -> dict:
     """A pending change's details as the signature's fields."""
-    fields = {name: details[name] for name in Signature.DETAILS}  # type: ignore[literal-required]
+    fields: dict = {name: details.get(name) for name in Signature.DETAILS}
     fields["ip_day"] = date.fromisoformat(details["ip_day"]) if details["ip_day"] else None
     return fields
 
@@ -446,6 +471,7 @@ def _confirm_change(token: str, hashed: str) -> Confirmed:
             fields = _adopted(json.loads(change.details))
             pending = Signature.objects.filter(pk=signature.pk, status=Signature.Status.PENDING)
             pending.update(**fields, status=Signature.Status.CONFIRMED, confirmed_at=this_hour())
+            subscriptions.confirmed(signature.pk, change.pk)
             PendingChange.objects.filter(signature=signature).delete()
         elif submission.releases:
             Signature.objects.filter(pk=signature.pk).update(flag="")
@@ -508,7 +534,14 @@ def change_display(
         return True
     else:
         shown = {k: getattr(signature, k) for k in ("name", "affiliation", "comment")}
-    data = SignatureData(email="", department=signature.department, display=display, **shown)
+    data = SignatureData(
+        name=shown["name"],
+        email="",
+        affiliation=shown["affiliation"],
+        comment=shown["comment"],
+        department=signature.department,
+        display=display,
+    )
     with transaction.atomic():
         Signature.objects.filter(pk=signature.pk).update(
             display=display, **_stored_fields(signature.letter, data)
@@ -524,6 +557,31 @@ def change_display(
             journal(
                 signature.letter_id,
                 [Change.of(signature, counted=-1), Change.of(after, counted=+1)],
+            )
+    forget_cached(signature.letter.slug)
+    return True
+
+
+def reaffirm(receipt: str) -> bool:
+    """Move the signature behind ``receipt`` to the letter's current version, at its
+    signer's request (one click on their private page, no mail). Returns whether it moved."""
+    signature = signature_for_receipt(receipt)
+    if signature is None or not signature.is_confirmed:
+        return False
+    current = signature.letter.version
+    with transaction.atomic():
+        moved = Signature.objects.filter(pk=signature.pk, version__lt=current) | (
+            Signature.objects.filter(pk=signature.pk, version__isnull=True)
+        )
+        if not moved.update(version=current):
+            return False
+        if signature.is_counted:
+            journal(
+                signature.letter_id,
+                [
+                    Change.of(signature, counted=-1),
+                    Change.of(signature, counted=+1, version=current),
+                ],
             )
     forget_cached(signature.letter.slug)
     return True

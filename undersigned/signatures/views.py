@@ -13,6 +13,7 @@ from undersigned.letters.models import Letter
 from undersigned.moderation import limits
 from undersigned.signatures import services
 from undersigned.signatures.forms import DisplayForm
+from undersigned.subscriptions import services as subscriptions
 from undersigned.web.caching import MISSING, recent
 
 
@@ -77,11 +78,17 @@ def manage(request, receipt):
     if action == "withdraw-confirmed":
         services.withdraw(receipt)
         return render(request, "signatures/withdrawn.html", {"letter": signature.letter})
+    if action == "reaffirm":
+        services.reaffirm(receipt)
+        signature.refresh_from_db()
+    if action == "stop-updates":
+        subscriptions.stop(signature.pk)
     context = {
         "signature": signature,
         "held_reason": limits.REASONS.get(signature.flag, "") if signature.is_held else "",
+        "subscribed": subscriptions.receives(signature.pk),
     }
-    if action is None:
+    if action in (None, "reaffirm", "stop-updates"):
         form = DisplayForm(
             initial={
                 "display": signature.display,

@@ -18,7 +18,7 @@ import re
 
 # A path segment after a private prefix, and any run of 32 or more URL-safe characters with a
 # digit in it (our tokens have 43; hashes have 64 hex digits; Python names have no digits).
-PRIVATE = re.compile(r"(/(?:v|s|m|u|t)/)[^/\s?#\"']+|(?<![\w-])[\w-]{32,}(?![\w-])")
+PRIVATE = re.compile(r"(/(?:v|s|m|u|t|join)/)[^/\s?#\"']+|(?<![\w-])[\w-]{32,}(?![\w-])")
 REDACTED = "[redacted]"
 
 

@@ -7,6 +7,7 @@ import logging
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
+from django.http import HttpResponsePermanentRedirect
 
 from undersigned.web.http import error_response
 
@@ -41,6 +42,32 @@ class BodySizeLimitMiddleware:
                 f"{settings.MAX_REQUEST_BYTES} bytes.",
             )
         return self.get_response(request)
+
+
+class LetterMovedMiddleware:
+    """A letter whose slug changed keeps its old addresses: a permanent redirect for every
+    page and API call under the old slug (301 for reads, 308 for a POST)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        from undersigned.letters.views import LetterMoved
+
+        if not isinstance(exception, LetterMoved):
+            return None
+        path = request.get_full_path()
+        for old in (f"/{exception.old}/", f"/{exception.old}"):
+            if old in path:
+                new = old.replace(exception.old, exception.new)
+                response = HttpResponsePermanentRedirect(path.replace(old, new, 1))
+                if request.method not in ("GET", "HEAD"):
+                    response.status_code = 308  # a signature POSTed there is POSTed again
+                return response
+        return None
 
 
 class DatabaseUnavailableMiddleware:

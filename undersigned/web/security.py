@@ -24,7 +24,7 @@ PERMISSIONS = (
     "camera=(), microphone=(), geolocation=(), payment=(), usb=(), serial=(), bluetooth=(), "
     "interest-cohort=(), browsing-topics=()"
 )
-PRIVATE_PATHS = ("/v/", "/s/", "/m/")
+PRIVATE_PATHS = ("/v/", "/s/", "/m/", "/u/", "/organize/join/")
 
 
 def _header(policy: dict[str, str]) -> str:

@@ -2,24 +2,31 @@
 
 from __future__ import annotations
 
+import datetime
 import getpass
 import sys
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
-from undersigned.letters import services
+from undersigned.letters import organizers, services, timeline
 from undersigned.letters.forms import LetterForm
-from undersigned.letters.models import Letter
+from undersigned.letters.models import Demand, Letter, Organizer
 from undersigned.lib import sealing
+from undersigned.lib.text import reject_control_characters
+from undersigned.organize.forms import InvitationForm
 from undersigned.signatures import export as exports
 
 OPTION = {"slug": "SLUG", "domains": "--domain", "body": "--body-file"}
 
 
 class Command(BaseCommand):
-    help = "Create, list and export letters."
+    help = (
+        "Create, list and export letters; revise their text, post updates, set demands, "
+        "record responses, and manage their organizers."
+    )
 
     def add_arguments(self, parser):
         sub = parser.add_subparsers(dest="action", required=True, title="actions")
@@ -71,8 +78,178 @@ class Command(BaseCommand):
         )
         export.add_argument("--passphrase-file", metavar="FILE", help="Read the passphrase here.")
 
+        revise = sub.add_parser(
+            "revise", help="Publish a new version of a published letter's text."
+        )
+        revise.add_argument("slug")
+        revise.add_argument("--body-file", required=True, help="Markdown file; - reads stdin.")
+        revise.add_argument("--title", help="A new title (else the current one).")
+        revise.add_argument(
+            "--corrections-only",
+            action="store_true",
+            help="The new version only corrects (typos, links); what is asked is the same.",
+        )
+
+        update = sub.add_parser("update", help="Post a dated update under the letter.")
+        update.add_argument("slug")
+        update.add_argument("--body-file", required=True, help="Markdown file; - reads stdin.")
+        update.add_argument(
+            "--mail-subscribers", action="store_true", help="Also mail those who asked for updates."
+        )
+
+        demand = sub.add_parser(
+            "demand",
+            help="Add a demand (--text; prints its id) or set one's status (--id, --status).",
+        )
+        demand.add_argument("slug")
+        demand.add_argument("--text", help="A new demand.")
+        demand.add_argument("--id", type=int, help="The demand whose status to set.")
+        demand.add_argument("--status", choices=Demand.Status.values)
+        demand.add_argument("--note", default="", help="A note with the new status.")
+        demand.add_argument(
+            "--mail-subscribers", action="store_true", help="Mail those who asked for updates."
+        )
+
+        response = sub.add_parser(
+            "response", help="Record a public statement by the addressee, with its sources."
+        )
+        response.add_argument("slug")
+        response.add_argument("--by", required=True, help="Who said it.")
+        response.add_argument("--role", default="", help="Their role, e.g. 'Chief executive'.")
+        response.add_argument("--date", required=True, help="When it was said: YYYY-MM-DD.")
+        response.add_argument("--quote-file", required=True, help="The quote or a summary.")
+        response.add_argument(
+            "--source", action="append", required=True, metavar="URL", help="Repeatable."
+        )
+        response.add_argument("--note-file", help="The organizers' note beside it.")
+        response.add_argument(
+            "--mail-subscribers", action="store_true", help="Mail those who asked for updates."
+        )
+
+        team = sub.add_parser(
+            "organizers", help="List a letter's organizers, invite one, or remove one."
+        )
+        team.add_argument("slug")
+        team.add_argument("--invite", metavar="EMAIL", help="Mail a one-time invitation.")
+        team.add_argument("--role", choices=Organizer.Role.values, default=Organizer.Role.EDITOR)
+        team.add_argument("--remove", metavar="USERNAME")
+
     def handle(self, *args, action, **options):
-        return getattr(self, f"_{action}")(**options)
+        try:
+            return getattr(self, f"_{action}")(**options)
+        except (services.LetterError, organizers.TeamError) as exc:
+            raise CommandError(str(exc)) from None
+
+    def _letter(self, slug) -> Letter:
+        letter = Letter.objects.filter(slug=slug).first()
+        if letter is None:
+            raise CommandError(
+                f"There is no letter {slug!r}; `undersigned letter list` shows them."
+            )
+        return letter
+
+    def _revise(self, slug, body_file, title, corrections_only, **_):
+        letter = self._letter(slug)
+        body = self._read_body(body_file).replace("\r\n", "\n")
+        form = LetterForm(
+            {
+                **{name: getattr(letter, name) for name in LetterForm.Meta.fields},
+                "body": body,
+                "title": title if title is not None else letter.title,
+            },
+            instance=Letter.objects.get(pk=letter.pk),
+        )
+        problems = {k: v for k, v in form.errors.items() if k in ("body", "title")}
+        if problems:
+            raise CommandError(
+                "The letter was not revised. "
+                + "; ".join(
+                    f"--{k.replace('body', 'body-file')}: {' '.join(map(str, v))}"
+                    for k, v in problems.items()
+                )
+            )
+        version = services.revise(
+            letter,
+            title=title,
+            body=form.cleaned_data["body"],
+            corrections_only=corrections_only,
+            via="command",
+        )
+        self.stdout.write(f"Version {version.number} of {slug!r} published: {version.hash}")
+
+    def _update(self, slug, body_file, mail_subscribers, **_):
+        letter = self._letter(slug)
+        body = self._read_body(body_file).replace("\r\n", "\n")
+        self._clean_text(body, "--body-file", multiline=True)
+        update = timeline.post_update(letter, body, mail=mail_subscribers, via="command")
+        self.stdout.write(f"Update {update.pk} posted on {slug!r}.")
+
+    def _demand(self, slug, text, id, status, note, mail_subscribers, **_):  # noqa: A002
+        letter = self._letter(slug)
+        if (text is None) == (id is None):
+            raise CommandError("Give either --text (a new demand) or --id N --status S.")
+        if text is not None:
+            self._clean_text(text, "--text")
+            demand = timeline.add_demand(letter, text, via="command")
+            self.stdout.write(str(demand.pk))
+            return
+        if status is None:
+            raise CommandError("Give --status open, met, partly-met or refused with --id.")
+        found = Demand.objects.filter(pk=id, letter=letter).first()
+        if found is None:
+            raise CommandError(f"Letter {slug!r} has no demand {id}.")
+        self._clean_text(note, "--note", multiline=True)
+        timeline.set_demand_status(found, status, note, mail=mail_subscribers, via="command")
+        self.stdout.write(f"Demand {id}: {status}.")
+
+    def _response(self, slug, by, role, date, quote_file, source, note_file, mail_subscribers, **_):
+        letter = self._letter(slug)
+        try:
+            said_on = datetime.date.fromisoformat(date)
+        except ValueError:
+            raise CommandError(f"--date {date!r} is not a date such as 2026-06-22.") from None
+        quote = self._read_body(quote_file)
+        note = self._read_body(note_file) if note_file else ""
+        for value, option in ((by, "--by"), (role, "--role")):
+            self._clean_text(value, option)
+        for value, option in ((quote, "--quote-file"), (note, "--note-file")):
+            self._clean_text(value, option, multiline=True)
+        response = timeline.record_response(
+            letter,
+            by=by,
+            role=role,
+            said_on=said_on,
+            quote=quote,
+            sources=source,
+            note=note,
+            mail=mail_subscribers,
+            via="command",
+        )
+        self.stdout.write(f"Response {response.pk} recorded on {slug!r}.")
+
+    def _organizers(self, slug, invite, role, remove, **_):
+        letter = self._letter(slug)
+        if invite and remove:
+            raise CommandError("Give --invite or --remove, not both.")
+        if invite:
+            form = InvitationForm({"email": invite, "role": role})
+            if not form.is_valid():
+                raise CommandError(f"--invite: {' '.join(map(str, form.errors.get('email', [])))}")
+            organizers.invite(letter, form.cleaned_data["email"], role, via="command")
+            self.stdout.write(f"Invitation to organize {slug!r} as {role} mailed to {invite}.")
+            return
+        if remove:
+            organizers.remove(letter, remove, via="command")
+            self.stdout.write(f"{remove} no longer organizes {slug!r}.")
+            return
+        for member in Organizer.objects.filter(letter=letter).select_related("user").order_by("id"):
+            self.stdout.write(f"{member.user.get_username()}\t{member.role}")
+
+    def _clean_text(self, value: str, option: str, multiline: bool = False) -> None:
+        try:
+            reject_control_characters(value, multiline=multiline)
+        except ValidationError as exc:
+            raise CommandError(f"{option}: {' '.join(exc.messages)}") from None
 
     def _create(
         self,

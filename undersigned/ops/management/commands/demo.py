@@ -11,9 +11,11 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import transaction
+from django.utils import timezone
 
-from undersigned.letters import services
-from undersigned.letters.models import Letter
+from undersigned.letters import organizers as team
+from undersigned.letters import services, timeline
+from undersigned.letters.models import Letter, Organizer
 from undersigned.lib.emails import canonical_email
 from undersigned.lib.times import this_hour
 from undersigned.signatures.counting import reconcile
@@ -96,6 +98,32 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--signatures", type=int, default=36)
 
+    def _timeline(self, letter, organizer) -> None:
+        """A demand, an update and the council's answer: the letter's life, in small."""
+        demand = timeline.add_demand(
+            letter, "Protected cycle lanes on Mill Road by spring", actor=organizer, via="command"
+        )
+        timeline.post_update(
+            letter,
+            "We handed the letter to the council's transport committee this morning.",
+            actor=organizer,
+            via="command",
+        )
+        timeline.record_response(
+            letter,
+            by="Riverside Town Council",
+            role="Transport committee",
+            said_on=timezone.now().date(),
+            quote="The committee will consider cycle lanes in its next budget.",
+            sources=["https://example.org/riverside/minutes"],
+            note="The last budget made the same promise.",
+            actor=organizer,
+            via="command",
+        )
+        timeline.set_demand_status(
+            demand, "partly-met", "Promised, not yet funded.", actor=organizer, via="command"
+        )
+
     def handle(self, *args, signatures, **options):
         users = get_user_model()
         password = secrets.token_urlsafe(9)
@@ -117,8 +145,9 @@ class Command(BaseCommand):
                     publish=True,
                 )
                 self._sign(letter, signatures)
+                self._timeline(letter, organizer)
             elif not letter.organizers.filter(pk=organizer.pk).exists():
-                services.change_organizers(letter, [organizer], via="command")
+                team.change(letter, roles={organizer: Organizer.Role.OWNER}, via="command")
         reconcile()
         letter.refresh_from_db()
         self.stdout.write(

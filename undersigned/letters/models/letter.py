@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from undersigned.lib.markdown import render_markdown
+from undersigned.lib.times import zone
 from undersigned.lib.tokens import derive_key, keyed_hash
 from undersigned.web.caching import MISSING, letter_key, recent
 
@@ -26,8 +27,12 @@ class LetterQuerySet(models.QuerySet):
     def listed(self):
         return self.published().filter(visibility=Letter.Visibility.PUBLIC)
 
-    def organized_by(self, user):
-        return self.filter(organizers=user)
+    def organized_by(self, user, role: str | None = None):
+        """The letters ``user`` organizes (with at least ``role``: viewer, editor, owner)."""
+        from undersigned.letters.models.team import Organizer
+
+        roles = Organizer.Role.at_least(role) if role else Organizer.Role.values
+        return self.filter(organizer__user=user, organizer__role__in=roles).distinct()
 
 
 _LetterManagerBase = models.Manager.from_queryset(LetterQuerySet)
@@ -54,6 +59,7 @@ class LetterDict(TypedDict):
     visibility: str
     url: str
     deadline: str | None
+    time_zone: str
     published_at: str | None
     closed_at: str | None
     updated_at: str
@@ -63,6 +69,10 @@ class LetterDict(TypedDict):
     signature_count: int | None
     verified_count: int | None
     held_count: int | None
+    version: dict | None
+    versions: list[dict]
+    demands: list[dict]
+    events_url: str
 
 
 class Letter(models.Model):
@@ -95,7 +105,15 @@ class Letter(models.Model):
     deadline = models.DateTimeField(
         null=True, blank=True, help_text="Signing closes by itself at this time (optional)."
     )
-    organizers = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="letters")
+    time_zone = models.CharField(
+        max_length=64,
+        default="UTC",
+        db_default="UTC",
+        help_text="The deadline is entered and shown in this time zone.",
+    )
+    organizers: models.ManyToManyField = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, related_name="letters", through="Organizer"
+    )
 
     organization = models.CharField(
         max_length=200,
@@ -126,6 +144,8 @@ class Letter(models.Model):
         "one can ever again test an email address against its signatures.",
     )
     key_destroyed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The number of the current version (``Version``) of the text; 0 while a draft.
+    version = models.PositiveIntegerField(default=0, db_default=0, editable=False)
     signing_paused = models.BooleanField(
         default=False, help_text="The kill switch: stop taking signatures for a while."
     )
@@ -170,6 +190,13 @@ class Letter(models.Model):
         return self.status != self.Status.DRAFT
 
     @property
+    def local_deadline(self):
+        """The deadline in the letter's time zone, as organizers entered it."""
+        if self.deadline is None:
+            return None
+        return self.deadline.astimezone(zone(self.time_zone))
+
+    @property
     def deadline_passed(self) -> bool:
         return self.deadline is not None and self.deadline <= timezone.now()
 
@@ -211,6 +238,8 @@ class Letter(models.Model):
         def iso(value):
             return value.isoformat() if value else None
 
+        life = self._life()
+
         return {
             "slug": self.slug,
             "title": self.title,
@@ -219,6 +248,7 @@ class Letter(models.Model):
             "visibility": self.visibility,
             "url": settings.BASE_URL + self.get_absolute_url(),
             "deadline": iso(self.deadline),
+            "time_zone": self.time_zone,
             "published_at": iso(self.published_at),
             "closed_at": iso(self.closed_at),
             "updated_at": self.updated_at.isoformat(),
@@ -231,6 +261,31 @@ class Letter(models.Model):
             "signature_count": self.signature_count if self.count_is_public() else None,
             "verified_count": self.verified_count if self.count_is_public() else None,
             "held_count": self.held_count if self.count_is_public() else None,
+            "version": life["version"],
+            "versions": life["versions"],
+            "demands": life["demands"],
+            "events_url": life["events_url"],
+        }
+
+    def _life(self) -> dict:
+        """The versions (with how many signed each), the demands and where the timeline is."""
+        from undersigned.signatures.models import Tally
+
+        shown = self.count_is_public()
+        tallies = dict(
+            Tally.objects.filter(letter=self, dimension=Tally.Dimension.VERSION).values_list(
+                "key", "signatures"
+            )
+        )
+        versions = [
+            v.to_dict(tallies.get(str(v.number), 0) if shown else None) for v in self.versions.all()
+        ]
+        current = next((v for v in versions if v["number"] == self.version), None)
+        return {
+            "version": {"number": current["number"], "hash": current["hash"]} if current else None,
+            "versions": versions,
+            "demands": [d.to_dict() for d in self.demands.all()],
+            "events_url": settings.BASE_URL + reverse("api:events", args=[self.slug]),
         }
 
     @property
