@@ -50,6 +50,7 @@ def _trend_alert(event: Event) -> dict:
 CONTEXT: dict[str, Callable[[Event], dict]] = {
     "key-added": lambda event: dict(event.data),
     "trend-alert": _trend_alert,
+    "tip-recipient-added": lambda event: dict(event.data),
 }
 
 

@@ -93,3 +93,9 @@ def send_already_signed(to: str, letter, receipt: str, release: str = "") -> Non
 def send_member_pass(to: str, letter, token: str) -> None:
     """Members-only letters are always discreet."""
     enqueue("member-pass", to, {"url": _link("m", token)}, settings.DISCREET_FROM_EMAIL)
+
+
+def send_tip_activity(to: str) -> None:
+    """To a tip recipient: that there is something new, and nothing else (not what, not
+    where, not when: it goes out after the hour of the activity is over)."""
+    enqueue("tip-activity", to, {})
