@@ -16,8 +16,10 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test import Client
+from playwright.sync_api import expect
 
 from tests.conftest import drain, settle
+from tests.test_browser import browser, new_context, site_url  # noqa: F401  (fixtures)
 from tests.test_privacy import cache_contents, database_dump
 from tests.test_remnants import files_of_the_database
 from undersigned.accounts.models import OrganizerKey
@@ -659,3 +661,47 @@ def test_the_tip_pages_are_never_stored_send_no_referrer_and_load_nothing_from_e
         assert "<script" not in page and "style=" not in page
         assert not re.search(r'(src|<link[^>]*href)="(https?:)?//', page)
     assert cache.get("tips") is None
+
+
+# --- the whole flow in a browser, JavaScript off --------------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_source_tips_reads_a_reply_and_writes_again_in_a_browser_without_javascript(
+    request, live_server, letter, keys, passphrase_file, tmp_path
+):
+    # The browser fixtures of test_browser.py (imported above), by name.
+    base = request.getfixturevalue("site_url")
+    page = request.getfixturevalue("new_context")(java_script_enabled=False).new_page()
+    page.goto(base + "/l/clean-air/tip/")
+    expect(page.locator("#files-limits")).to_contain_text("Up to 5 files, 10 MB in all")
+    page.get_by_label("Your message").fill("The contract is signed on Monday.")
+    page.get_by_label("Files (optional)").set_input_files(
+        [{"name": "minutes.txt", "mimeType": "text/plain", "buffer": b"Item 4: the contract."}]
+    )
+    page.get_by_role("button", name="Send the tip").click()
+    expect(page.get_by_role("heading", name="Received: thank you")).to_be_visible()
+    expect(page.locator("#acknowledgement")).to_contain_text("Your message and 1 file arrived")
+    codename = page.locator("#codename").text_content()
+    assert codename and len(codename.split()) == 7
+
+    conversation = Conversation.objects.get()
+    reply_with(keys[0][2], passphrase_file, conversation, "Which contract?", tmp_path)
+
+    page.goto(base + "/tips/reply/")
+    page.get_by_label("Your codename").fill(codename)
+    page.get_by_role("button", name="Open").click()
+    expect(page.locator("#status")).to_have_text("Answered")
+    expect(page.locator("blockquote.reply")).to_have_text("Which contract?")
+    expect(page.locator(".conversation")).to_contain_text("with 1 file")
+
+    page.get_by_label("Your message").fill("The one with the ministry.")
+    page.get_by_role("button", name="Send", exact=True).click()
+    expect(page.locator("#acknowledgement")).to_contain_text("Received")
+    expect(page.locator("#status")).to_have_text("Received")
+    assert page.context.third_party_requests == []
+
+    shown = read_with(keys[1][2], passphrase_file)
+    for text in ("The contract is signed on Monday.", "[file] minutes.txt (21 bytes", "ministry"):
+        assert text in shown
