@@ -20,7 +20,7 @@ from datetime import UTC, datetime, time, timedelta
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, Prefetch
 from django.utils import timezone
 from nacl.public import PrivateKey
 
@@ -299,7 +299,8 @@ class OpenedConversation:
 def _open(conversation: Conversation, private: bytes) -> OpenedConversation | None:
     """The conversation opened with ``private``, or None if no message of it was sealed to
     that key."""
-    rows = list(conversation.messages.prefetch_related("files"))
+    files = Prefetch("files", queryset=File.objects.defer("data"))  # read when asked
+    rows = list(conversation.messages.prefetch_related(files))
     if not any(tipbox.is_recipient(row.sealed, private) for row in rows):
         return None
     opened = []
