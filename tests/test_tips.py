@@ -704,3 +704,13 @@ def test_a_source_tips_reads_a_reply_and_writes_again_in_a_browser_without_javas
     shown = read_with(keys[1][2], passphrase_file)
     for text in ("The contract is signed on Monday.", "[file] minutes.txt (21 bytes", "ministry"):
         assert text in shown
+
+
+def test_a_new_instance_tip_recipient_is_mailed_to_every_operator(django_user_model, organizer):
+    django_user_model.objects.create_superuser("opal", "opal@example.org", "pw-opal")
+    django_user_model.objects.create_superuser("otto", "otto@example.org", "pw-otto")
+    tips("recipients", "--add", organizer.username)
+    settle()  # the worker's fan-out
+    rows = OutgoingEmail.objects.filter(kind="tip-recipient-added")
+    assert sorted(row.to for row in rows) == ["opal@example.org", "otto@example.org"]
+    assert all(row.subject.startswith("olivia now receives the tips") for row in rows)
