@@ -33,7 +33,6 @@ from undersigned.lib.text import reject_control_characters
 from undersigned.lib.times import this_hour
 from undersigned.lib.tokens import derive_key
 from undersigned.moderation import limits
-from undersigned.moderation.models import Policy
 from undersigned.outbox import mail
 from undersigned.outbox.models import OutgoingEmail
 from undersigned.signatures.privacy import ip_hash
@@ -123,8 +122,7 @@ def count_attempt(client_address: str) -> None:
     store under keyed names of the client's network hash, emptied by time: nothing says who
     tried."""
     client = ip_hash(client_address)[0]
-    exempt = not client or Policy.current().client_allowed(limits._address(client_address))
-    exempt = exempt or _in_allow_list(client_address)
+    exempt = not client or limits.client_exempt(client_address)
     client_key = f"tip-client:{client}"
     if (not exempt and limits.count(client_key, 3600) >= settings.TIP_ATTEMPTS_PER_HOUR) or (
         limits.count("tip-all", 60) >= settings.TIP_ATTEMPTS_PER_MINUTE
@@ -133,11 +131,6 @@ def count_attempt(client_address: str) -> None:
     if not exempt:
         limits.count(client_key, 3600, add=1)
     limits.count("tip-all", 60, add=1)
-
-
-def _in_allow_list(address: str) -> bool:
-    ip = limits._address(address)
-    return ip is not None and any(ip in network for network in settings.RATE_LIMIT_ALLOW)
 
 
 def _check_text(text: str) -> str:
@@ -299,8 +292,8 @@ class OpenedConversation:
 def _open(conversation: Conversation, private: bytes) -> OpenedConversation | None:
     """The conversation opened with ``private``, or None if no message of it was sealed to
     that key."""
-    files = Prefetch("files", queryset=File.objects.defer("data"))  # read when asked
-    rows = list(conversation.messages.prefetch_related(files))
+    without_data = Prefetch("files", queryset=File.objects.defer("data"))  # read when asked
+    rows = list(conversation.messages.prefetch_related(without_data))
     if not any(tipbox.is_recipient(row.sealed, private) for row in rows):
         return None
     opened = []
