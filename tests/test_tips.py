@@ -714,3 +714,17 @@ def test_a_new_instance_tip_recipient_is_mailed_to_every_operator(django_user_mo
     rows = OutgoingEmail.objects.filter(kind="tip-recipient-added")
     assert sorted(row.to for row in rows) == ["opal@example.org", "otto@example.org"]
     assert all(row.subject.startswith("olivia now receives the tips") for row in rows)
+
+
+def test_a_key_added_to_an_instance_tip_recipient_is_mailed_to_every_operator(
+    django_user_model, organizer
+):
+    django_user_model.objects.create_superuser("opal", "opal@example.org", "pw-opal")
+    Recipient.objects.create(user=organizer)
+    before = OutgoingEmail.objects.count()
+    call_command("keys", "add", organizer.username, sealing.generate_keypair()[1])
+    settle()
+    rows = OutgoingEmail.objects.filter(kind="tip-recipient-key-added")
+    assert [row.to for row in rows] == ["opal@example.org"]
+    assert "olivia, who receives the tips" in rows[0].subject
+    assert OutgoingEmail.objects.count() == before + 1  # no letter, so no organizer mail

@@ -51,6 +51,7 @@ CONTEXT: dict[str, Callable[[Event], dict]] = {
     "key-added": lambda event: dict(event.data),
     "trend-alert": _trend_alert,
     "tip-recipient-added": lambda event: dict(event.data),
+    "tip-recipient-key-added": lambda event: dict(event.data),
 }
 
 

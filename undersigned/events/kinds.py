@@ -133,6 +133,14 @@ KINDS = _kinds(
         mail="tip-recipient-added",
     ),
     Kind(
+        "tips.recipient_key_added",
+        _OPERATORS,
+        "Key {key_id} added for {user}, who receives the instance's tips",
+        _KEY,
+        fan_out=FanOut.OPERATORS,
+        mail="tip-recipient-key-added",
+    ),
+    Kind(
         "tips.recipient_removed",
         _OPERATORS,
         "{user} no longer receives the instance's tips",
