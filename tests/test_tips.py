@@ -585,6 +585,7 @@ def test_tips_are_deleted_after_the_retention_period(client, letter, keys, setti
     settings.TIP_RETENTION_DAYS = 30
     with time_machine.travel("2026-06-01 10:00Z"):
         old = codename_in(send(client, "/l/clean-air/tip/", files=[("a", b"a")]))
+        services.close(services.find(services.derive(old)), via="command")
         kept = codename_in(send(client, "/l/clean-air/tip/"))
     with time_machine.travel("2026-06-25 10:00Z"):
         services.send_more(services.find(services.derive(kept)), "Still here.")
@@ -594,6 +595,9 @@ def test_tips_are_deleted_after_the_retention_period(client, letter, keys, setti
         done = purge()
         assert done["idle tip conversations deleted"] == 1
         assert done["old tip messages deleted"] == 2  # the old conversation's and kept's first
+        assert done["old tip events deleted"] == 1  # a recipient's act about a deleted tip
+        assert not Event.objects.filter(kind__startswith="tip.").exists()
+        assert Event.objects.filter(kind="letter.published").exists()  # others stay
         assert come_back(Client(), old).status_code == 404
         page = come_back(Client(), kept).content.decode()
         assert page.count("sent a message on") == 1
