@@ -378,6 +378,71 @@ RESPONSE_FORM = {
     "sources": "https://example.com/statement",
 }
 
+
+def a_tip_and_its_key_file(letter) -> tuple[str, list[str]]:
+    """A tip to ``letter``'s organizer; its id and the options that open their key."""
+    from undersigned.tips import services as tips
+    from undersigned.tips.models import Conversation
+
+    folder = Path(tempfile.mkdtemp())
+    (folder / "pass").write_text("correct horse battery staple\n")
+    private, public = sealing.generate_keypair()
+    (folder / "key.json").write_bytes(
+        sealing.protect_private_key(private, "correct horse battery staple")
+    )
+    OrganizerKey.objects.register(letter.organizers.first(), public)
+    tips.submit(letter, "A tip.")
+    key = ["--key", str(folder / "key.json"), "--passphrase-file", str(folder / "pass")]
+    return Conversation.objects.get().pk, key
+
+
+def command_replies_to_a_tip(operator, client, letter):
+    conversation, key = a_tip_and_its_key_file(letter)
+    call_command("tips", "reply", conversation, *key, "--canned", "thanks")
+
+
+def command_reads_tips(operator, client, letter):
+    _, key = a_tip_and_its_key_file(letter)
+    call_command("tips", "read", *key, stdout=io.StringIO())
+
+
+def command_tip(action: str, *more: str):
+    def run(operator, client, letter):
+        conversation, _ = a_tip_and_its_key_file(letter)
+        call_command("tips", action, conversation, *more, stdout=io.StringIO())
+
+    run.__name__ = f"command_tips_{action}"
+    return run
+
+
+def command_tip_recipients(option: str):
+    def run(operator, client, letter):
+        from undersigned.tips.models import Recipient
+
+        user = letter.organizers.first()
+        if option == "--remove":
+            Recipient.objects.create(user=user)
+        call_command("tips", "recipients", option, user.username, stdout=io.StringIO())
+
+    run.__name__ = f"command_tips_recipients{option.replace('-', '_')}"
+    return run
+
+
+def operator_adds_a_tip_recipient(operator, client, letter):
+    client.force_login(operator)
+    user = letter.organizers.first()
+    assert client.post("/admin/tips/recipient/add/", {"user": user.pk}).status_code == 302
+
+
+def operator_removes_a_tip_recipient(operator, client, letter):
+    from undersigned.tips.models import Recipient
+
+    recipient = Recipient.objects.create(user=letter.organizers.first())
+    client.force_login(operator)
+    url = f"/admin/tips/recipient/{recipient.pk}/delete/"
+    assert client.post(url, {"post": "yes"}).status_code == 302
+
+
 ACTS = [
     # (the act, the state of the letter before it, the events it leaves)
     (organizer_creates, "open", ["letter.created"]),
@@ -463,6 +528,15 @@ ACTS = [
         "open",
         ["letter.invited"],
     ),
+    (command_replies_to_a_tip, "open", ["tip.replied"]),
+    (command_reads_tips, "open", ["tip.status"]),  # new ones are marked read
+    (command_tip("status", "answered"), "open", ["tip.status"]),
+    (command_tip("close"), "open", ["tip.status"]),
+    (command_tip("delete"), "open", ["tip.deleted"]),
+    (command_tip_recipients("--add"), "open", ["tips.recipient_added"]),
+    (command_tip_recipients("--remove"), "open", ["tips.recipient_removed"]),
+    (operator_adds_a_tip_recipient, "open", ["tips.recipient_added"]),
+    (operator_removes_a_tip_recipient, "open", ["tips.recipient_removed"]),
 ]
 
 

@@ -21,6 +21,7 @@ import hypothesis
 import pytest
 import schemathesis
 from django.core.cache import caches
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.validators import validate_email
 from django.core.wsgi import get_wsgi_application
 from django.db import transaction
@@ -40,13 +41,16 @@ from tests.conftest import make_letter, settle
 from undersigned.accounts.models import OrganizerKey
 from undersigned.api import openapi
 from undersigned.letters.models import Letter, MemberPass
-from undersigned.lib import sealing
+from undersigned.lib import codenames, sealing
 from undersigned.lib.config import parse_cidrs
 from undersigned.lib.emails import canonical_email
 from undersigned.outbox.models import OutgoingEmail
 from undersigned.signatures.forms import SignatureForm
 from undersigned.signatures.models import CountDelta, Intake, Receipt, Signature
 from undersigned.signatures.services import SignatureData, SigningPaused, sign
+from undersigned.tips.models import Conversation
+from undersigned.tips.models import File as TipFile
+from undersigned.tips.models import Message as TipMessage
 from undersigned.web.caching import recent
 
 pytestmark = pytest.mark.slow  # generated input: hundreds of requests per test
@@ -740,6 +744,86 @@ def test_the_member_pass_form_survives_any_email(letters, slug, address, extra):
             assert_unchanged(before, f"/l/{slug}/members/")
 
 
+# --- the tip line: /tips/, /l/<slug>/tip/, /tips/reply/ ----------------------------------
+
+TIPS = (Conversation, TipMessage, TipFile)
+LIVE = "<the live codename>"  # replaced by a codename that finds a conversation
+tip_paths = pick(
+    "/tips/", "/l/clean-air/tip/", "/l/staff/tip/", "/tips/reply/", "/l/draft-letter/tip/"
+)
+codename_text = st.one_of(
+    pick(LIVE, LIVE.upper(), "abacus " * 7, "abacus abdomen", "drop-down " * 7),
+    st.lists(st.sampled_from(codenames.word_list()), min_size=6, max_size=8).map(" ".join),
+    text(100),
+)
+tip_file = st.tuples(
+    st.one_of(pick("a.txt", "../../etc/passwd", "", "\x00.pdf", "é" * 300), text(40)),
+    st.binary(max_size=3000),
+)
+tip_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "message": st.one_of(pick("A tip.", "x" * 10_001), text(200)),
+        "codename": codename_text,
+        "action": pick("send", "", "delete", otherwise=text(10)),
+        "files": st.lists(tip_file, max_size=7),
+    },
+)
+
+
+@pytest.fixture
+def live_codename(letters):
+    from undersigned.tips import services as tips
+
+    return tips.submit(letters["clean-air"], "A tip to come back to.")
+
+
+def check_tip(before: dict, response, what: str):
+    """A refused request keeps nothing; a new tip is one conversation with one message; a
+    message in a conversation adds one message."""
+    check_status(response, what)
+    after = snapshot(*TIPS)
+    page = response.content.decode("utf-8", "replace")
+    if response.status_code == 200 and 'id="codename"' in page:
+        assert added(before, after, Conversation) == 1 and added(before, after, TipMessage) == 1
+    elif response.status_code == 200 and 'id="acknowledgement"' in page:
+        assert added(before, after, Conversation) == 0 and added(before, after, TipMessage) == 1
+    else:
+        changed = [name for name in before if before[name] != after[name]]
+        assert not changed, f"{what} was refused but changed {changed}"
+    if response.status_code != 404 or "/tips/" in what:
+        assert response["Cache-Control"] == "private, no-store", what
+
+
+@FEW
+@given(path=tip_paths, fields=tip_fields, multipart=st.booleans())
+def test_the_tip_forms_survive_any_fields(letters, live_codename, path, fields, multipart):
+    if "codename" in fields:
+        fields["codename"] = (
+            fields["codename"]
+            .replace(LIVE, live_codename)
+            .replace(LIVE.upper(), live_codename.upper())
+        )
+    with rolled_back():
+        before = snapshot(*TIPS)
+        files = fields.pop("files", [])
+        if multipart:
+            data = {**fields, "files": [SimpleUploadedFile(n or "f", c) for n, c in files]}
+            response = client().post(path, data)
+        else:
+            response = client().post(path, urlencode(fields), content_type=FORM)
+        check_tip(before, response, f"POST {path} {fields!r} {len(files)} files")
+
+
+@FEW
+@given(path=tip_paths, body=raw_body, content_type=content_type, method=st.sampled_from(METHODS))
+def test_the_tip_forms_survive_any_bytes(letters, path, body, content_type, method):
+    with rolled_back():
+        before = snapshot(*TIPS)
+        response = client().generic(method, path, body, content_type=content_type)
+        check_tip(before, response, f"{method} {path} {content_type!r} {body[:200]!r}")
+
+
 # --- organizer forms -----------------------------------------------------------------------
 
 domain_list = st.lists(
@@ -880,6 +964,9 @@ PATHS = [
     "/l/{}/",
     "/l/{}/signed/",
     "/l/{}/members/",
+    "/l/{}/tip/",
+    "/tips/",
+    "/tips/reply/",
     "/api/v1/letters/{}",
     "/api/v1/letters/{}/count",
     "/api/v1/letters/{}/signatures",

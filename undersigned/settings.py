@@ -101,6 +101,7 @@ INSTALLED_APPS = [
     "undersigned.moderation",
     "undersigned.events",
     "undersigned.subscriptions",
+    "undersigned.tips",
 ]
 
 MIDDLEWARE = [
@@ -216,7 +217,24 @@ SMALLEST_GROUP = _get(envint, "UNDERSIGNED_SMALLEST_GROUP", 5, 1, fallback=5)
 CONFIRMATION_TTL_HOURS = _get(envint, "UNDERSIGNED_CONFIRMATION_TTL_HOURS", 72, 1, fallback=72)
 # The largest request body a public endpoint accepts; larger ones get 413.
 MAX_REQUEST_BYTES = _get(envint, "UNDERSIGNED_MAX_REQUEST_BYTES", 64 * 1024, 1024, fallback=65536)
-DATA_UPLOAD_MAX_MEMORY_SIZE = MAX_REQUEST_BYTES
+
+# The tip line (undersigned/tips/). Conversations idle this many days are deleted, and
+# messages older than that.
+TIP_RETENTION_DAYS = _get(envint, "UNDERSIGNED_TIP_RETENTION_DAYS", 90, 1, fallback=90)
+# Files one tip message may carry, and their size in all (bytes); 0 files: text only.
+TIP_MAX_FILES = _get(envint, "UNDERSIGNED_TIP_MAX_FILES", 5, 0, fallback=5)
+TIP_MAX_UPLOAD_BYTES = _get(
+    envint, "UNDERSIGNED_TIP_MAX_UPLOAD_BYTES", 10 * 2**20, 0, fallback=10 * 2**20
+)
+# Requests that stretch a codename (each costs 0.1 s of CPU and 64 MiB): per client network
+# in an hour, and on the whole instance in a minute.
+TIP_ATTEMPTS_PER_HOUR = _get(envint, "UNDERSIGNED_TIP_ATTEMPTS_PER_HOUR", 30, 1, fallback=30)
+TIP_ATTEMPTS_PER_MINUTE = _get(envint, "UNDERSIGNED_TIP_ATTEMPTS_PER_MINUTE", 60, 1, fallback=60)
+# The largest body the tip paths accept: the files, the message and the form's framing.
+TIP_MAX_REQUEST_BYTES = max(MAX_REQUEST_BYTES, TIP_MAX_UPLOAD_BYTES + 256 * 1024)
+# Form fields (not files) that Django reads into memory: a tip's text may be longer than a
+# signature's. Elsewhere the body limit above stops larger bodies first.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(MAX_REQUEST_BYTES, 192 * 1024)
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},

@@ -12,6 +12,7 @@ from undersigned.web import errors, health
 urlpatterns = [
     path("", letter_views.home, name="home"),
     path("l/", include("undersigned.letters.urls")),
+    path("tips/", include("undersigned.tips.urls")),
     path("v/<str:token>", signature_views.confirm, name="confirm"),
     path("s/<str:receipt>", signature_views.manage, name="manage"),
     path("m/<str:token>", members.use_pass, name="member-pass"),

@@ -20,6 +20,7 @@ from undersigned.db import maintenance
 from undersigned.events.fanout import fan_out
 from undersigned.outbox import sending
 from undersigned.signatures import counting, retention, services
+from undersigned.tips import services as tips
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,7 @@ def _every_round() -> float:
 JOBS = [
     Job("intake", _every_round, services.record_intake),
     Job("fan-out", _every_round, fan_out),
+    Job("tip notices", lambda: 60, tips.send_notices),  # due once their hour is over
     Job("mail", _every_round, sending.send_batch),
     Job(
         "stale mail claims",

@@ -1,6 +1,7 @@
 """Organizers' sealing keys: adding one and removing one are events of every letter the
 organizer organizes (a stolen account could add a key of its own and read every hidden name
-signed from then on, so each of those letters' organizers is told by mail)."""
+signed from then on, so each of those letters' organizers is told by mail). A key added to
+one of the instance's tip recipients is mailed to every operator, for the same reason."""
 
 from __future__ import annotations
 
@@ -30,7 +31,21 @@ def add_key(user, public_key: str, label: str = "", *, actor=None, via: str) -> 
                 key_id=key.key_id,
                 user=user.get_username(),
             )
+        if _receives_instance_tips(user):  # their keys read every tip sent to /tips/
+            events.record(
+                "tips.recipient_key_added",
+                actor=actor,
+                via=via,
+                key_id=key.key_id,
+                user=user.get_username(),
+            )
     return key
+
+
+def _receives_instance_tips(user) -> bool:
+    from undersigned.tips.models import Recipient
+
+    return Recipient.objects.filter(user=user).exists()
 
 
 def remove_key(key: OrganizerKey, *, actor=None, via: str) -> None:

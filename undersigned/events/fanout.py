@@ -53,6 +53,8 @@ CONTEXT: dict[str, Callable[[Event], dict]] = {
     "key-added": lambda event: dict(event.data),
     "trend-alert": _trend_alert,
     "news": lambda event: {},  # per subscriber: subscriptions.services.deliver
+    "tip-recipient-added": lambda event: dict(event.data),
+    "tip-recipient-key-added": lambda event: dict(event.data),
 }
 
 

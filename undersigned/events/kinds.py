@@ -157,6 +157,42 @@ KINDS = _kinds(
         frozenset({"message"}),
     ),
     Kind("instance.resumed", _OPERATORS, "Signing resumed everywhere"),
+    # The tip line: what its recipients do, never what a source sent. Dated to the hour (a
+    # reply's time could date the tip it answers) and deleted with the tips, after
+    # UNDERSIGNED_TIP_RETENTION_DAYS (tips/services.py, purge).
+    Kind("tip.replied", _ORGANIZERS, "A tip was answered", exact_time=False),
+    Kind(
+        "tip.status",
+        _ORGANIZERS,
+        "A tip was marked {status}",
+        frozenset({"status"}),
+        exact_time=False,
+    ),
+    Kind("tip.deleted", _ORGANIZERS, "A tip conversation was deleted", exact_time=False),
+    # Who reads the instance's tips: a stolen operator account could add itself, so every
+    # operator is told.
+    Kind(
+        "tips.recipient_added",
+        _OPERATORS,
+        "{user} now receives the instance's tips",
+        frozenset({"user"}),
+        fan_out=FanOut.OPERATORS,
+        mail="tip-recipient-added",
+    ),
+    Kind(
+        "tips.recipient_key_added",
+        _OPERATORS,
+        "Key {key_id} added for {user}, who receives the instance's tips",
+        _KEY,
+        fan_out=FanOut.OPERATORS,
+        mail="tip-recipient-key-added",
+    ),
+    Kind(
+        "tips.recipient_removed",
+        _OPERATORS,
+        "{user} no longer receives the instance's tips",
+        frozenset({"user"}),
+    ),
     # Recorded by the worker: dated to the hour. The alert names the trend row (which holds
     # the key, and goes with the address hashes), not the key itself.
     Kind(

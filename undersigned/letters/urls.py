@@ -1,6 +1,7 @@
 from django.urls import path
 
 from undersigned.letters import history, members, views
+from undersigned.tips import views as tips
 
 app_name = "letters"
 urlpatterns = [
@@ -10,4 +11,5 @@ urlpatterns = [
     path("<slug:slug>/feed.atom", history.TimelineFeed(), name="feed"),
     path("<slug:slug>/signed/", views.signed, name="signed"),
     path("<slug:slug>/members/", members.request_pass, name="members"),
+    path("<slug:slug>/tip/", tips.for_letter, name="tip"),
 ]

@@ -227,7 +227,6 @@ def seal(fields: dict[str, str], public_keys: list[str]) -> dict:
         raise SealingError(
             "Only text fields can be sealed: a dict of str to str (use '' for none)."
         )
-    recipients = {_key_id(raw): raw for raw in map(_decode_public, public_keys)}
     data_key = nacl.utils.random(SecretBox.KEY_SIZE)
     plaintext = json.dumps(fields, ensure_ascii=False, sort_keys=True).encode("utf-8")
     # Padded with spaces (which JSON ignores) to a multiple of PAD_BUCKET bytes, so that the
@@ -236,17 +235,27 @@ def seal(fields: dict[str, str], public_keys: list[str]) -> dict:
     return {
         "v": SEALED_VERSION,
         "box": _b64(SecretBox(data_key).encrypt(plaintext)),
-        "keys": {kid: _b64(_sealed_box(raw, data_key)) for kid, raw in recipients.items()},
+        "keys": seal_key(data_key, public_keys),
     }
 
 
-def unseal(sealed: dict, private: bytes) -> dict[str, str]:
-    """The fields of a ``seal`` result, opened with one recipient's raw private key."""
+def seal_key(data_key: bytes, public_keys: list[str]) -> dict[str, str]:
+    """``data_key`` sealed once to each of ``public_keys``: {key id: base64 sealed box}."""
+    if not public_keys:
+        raise SealingError("There is no public key to seal to.")
+    recipients = {_key_id(raw): raw for raw in map(_decode_public, public_keys)}
+    return {kid: _b64(_sealed_box(raw, data_key)) for kid, raw in recipients.items()}
+
+
+def private_key_id(private: bytes) -> str:
+    """The id of the public half of a raw private key."""
+    return _key_id(bytes(_check_private(private).public_key))
+
+
+def open_key(keys: object, private: bytes) -> bytes:
+    """The data key that ``seal_key`` sealed, opened with one recipient's raw private key."""
     secret = _check_private(private)
     kid = _key_id(bytes(secret.public_key))
-    if not isinstance(sealed, dict) or sealed.get("v") != SEALED_VERSION:
-        raise SealingError("The sealed data is damaged or of an unknown version.")
-    keys = sealed.get("keys")
     if not isinstance(keys, dict):
         raise SealingError("The sealed data is damaged (no recipients).")
     if kid not in keys:
@@ -255,7 +264,20 @@ def unseal(sealed: dict, private: bytes) -> dict[str, str]:
             f"(ids: {', '.join(sorted(map(str, keys))) or 'none'})."
         )
     try:
-        data_key = SealedBox(secret).decrypt(_unb64(keys[kid], "sealed data key"))
+        return SealedBox(secret).decrypt(_unb64(keys[kid], "sealed data key"))
+    except (SealingError, nacl.exceptions.CryptoError):
+        raise SealingError(
+            f"The sealed data is damaged or was not sealed for this key (id {kid})."
+        ) from None
+
+
+def unseal(sealed: dict, private: bytes) -> dict[str, str]:
+    """The fields of a ``seal`` result, opened with one recipient's raw private key."""
+    kid = private_key_id(private)
+    if not isinstance(sealed, dict) or sealed.get("v") != SEALED_VERSION:
+        raise SealingError("The sealed data is damaged or of an unknown version.")
+    data_key = open_key(sealed.get("keys"), private)
+    try:
         plaintext = SecretBox(data_key).decrypt(_unb64(sealed.get("box"), "box"))
         fields = json.loads(plaintext.decode("utf-8"))
     except (SealingError, nacl.exceptions.CryptoError, ValueError, TypeError):

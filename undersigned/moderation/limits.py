@@ -155,6 +155,12 @@ def over_domain_limit(letter_id: int, domain: str) -> bool:
     return _over(name, policy.burst_per_domain, policy.sustained_per_domain)
 
 
+def client_exempt(ip: str) -> bool:
+    """Whether the client at ``ip`` is exempt from limits per client (the policy's allowed
+    networks and ``UNDERSIGNED_RATE_LIMIT_ALLOW``)."""
+    return Policy.current().client_allowed(_address(ip))
+
+
 def _address(ip: str):
     try:
         address = ipaddress.ip_address(ip)

@@ -154,3 +154,9 @@ def send_news(to: str, letter, event, context: dict, unsubscribe: str) -> None:
         },
         unsubscribe_url=("u", unsubscribe),
     )
+
+
+def send_tip_activity(to: str) -> None:
+    """To a tip recipient: that there is something new, and nothing else (not what, not
+    where, not when: it goes out after the hour of the activity is over)."""
+    enqueue("tip-activity", to, {})

@@ -15,6 +15,7 @@ from undersigned.outbox import quota
 from undersigned.outbox.models import OutgoingEmail
 from undersigned.signatures.models import PendingChange, Signature
 from undersigned.signatures.privacy import address_cutoff, forget_old_addresses
+from undersigned.tips import services as tips
 
 SENT_MAIL_KEPT = timedelta(days=7)
 
@@ -54,6 +55,7 @@ def purge(now=None) -> dict[str, int]:
             destroyed += 1
     done["letter keys destroyed"] = destroyed
     done["old events deleted"] = events.forget_old(now)
+    done.update(tips.purge(now))
     return done
 
 

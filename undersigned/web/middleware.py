@@ -1,5 +1,6 @@
-"""Answers before a request gets far: a body larger than any form or API call needs gets 413
-before it is read; a database or shared cache that does not answer gets 503."""
+"""Answers before a request gets far: a body larger than any form or API call needs (or, on
+the tip line, than its files may be) gets 413 before it is read; a database or shared cache
+that does not answer gets 503."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpResponsePermanentRedirect
 
 from undersigned.web.http import error_response
+from undersigned.web.security import is_tip_path
 
 log = logging.getLogger(__name__)
 
@@ -34,7 +36,19 @@ class BodySizeLimitMiddleware:
             length = int(request.META.get("CONTENT_LENGTH") or 0)
         except ValueError:
             length = 0
-        if length > settings.MAX_REQUEST_BYTES and not request.path.startswith("/admin/"):
+        if request.path.startswith("/admin/"):
+            return self.get_response(request)
+        if is_tip_path(request.path):
+            # A tip may carry files (sealed as they arrive, within their own limits).
+            if length > settings.TIP_MAX_REQUEST_BYTES:
+                return error_response(
+                    request,
+                    413,
+                    f"The message and its files are too large ({length} bytes); the tip line "
+                    f"takes at most {settings.TIP_MAX_UPLOAD_BYTES} bytes of files. Nothing "
+                    "was kept. Go back and send fewer or smaller files.",
+                )
+        elif length > settings.MAX_REQUEST_BYTES:
             return error_response(
                 request,
                 413,
