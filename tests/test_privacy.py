@@ -162,6 +162,26 @@ def test_each_organizer_key_opens_a_hidden_signature(client, letter, organizer, 
 
 
 @pytest.mark.django_db
+def test_a_deactivated_organizers_key_gets_no_more_hidden_names(
+    client, letter, organizer, co_organizer
+):
+    """An operator who deactivates a taken-over account stops new names being sealed to its
+    key (what was sealed to it before stays sealed to it)."""
+    keys = {}
+    for user in (organizer, co_organizer):
+        private, public = sealing.generate_keypair()
+        OrganizerKey.objects.register(user, public)
+        keys[user.username] = private
+    co_organizer.is_active = False
+    co_organizer.save()
+    sign(client, letter, "ada@example.org", "hidden")
+    sealed = Signature.objects.get().sealed
+    assert sealing.unseal(sealed, keys[organizer.username])["name"] == "Ada Byron"
+    with pytest.raises(sealing.SealingError):
+        sealing.unseal(sealed, keys[co_organizer.username])
+
+
+@pytest.mark.django_db
 def test_count_only_signers_keep_no_name_at_all(client, letter, organizer):
     OrganizerKey.objects.register(organizer, sealing.generate_keypair()[1])
     sign(client, letter, "ada@example.org", "count")

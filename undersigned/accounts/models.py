@@ -9,8 +9,9 @@ from undersigned.lib import sealing
 
 class OrganizerKeyQuerySet(models.QuerySet):
     def for_letter(self, letter):
-        """The keys of the letter's organizers: hidden signers' fields are sealed to these."""
-        return self.filter(user__in=letter.organizers.all())
+        """The keys of the letter's organizers: hidden signers' fields are sealed to these.
+        A deactivated account (left, or taken over) gets no more names, nor tips."""
+        return self.filter(user__in=letter.organizers.all(), user__is_active=True)
 
     def register(self, user, public_key: str, label: str = "") -> OrganizerKey:
         """Store a public key made elsewhere. Raises ``SealingError`` if it is not a usable
