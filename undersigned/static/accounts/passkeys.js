@@ -1,0 +1,1 @@
+// passkeys: see below
