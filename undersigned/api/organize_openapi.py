@@ -16,7 +16,7 @@ _error = {
     "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}},
 }
 _errors = {"400": _error, "401": _error, "403": _error, "404": _error, "405": _error}
-_secured = [{"organizerToken": []}]
+_secured: list[dict[str, list[str]]] = [{"organizerToken": []}]
 
 
 def _json(ref: str, description: str = "OK") -> dict:
