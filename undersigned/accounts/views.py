@@ -11,6 +11,7 @@ from django.contrib import messages
 from django.contrib.auth import authenticate
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_POST
@@ -37,13 +38,17 @@ class ConfirmForm(CodeForm):
     field_order = ["password", "code"]
 
 
-def _next(request, default: str = "organize:dashboard"):
+def _safe_next(request) -> str:
     target = request.POST.get("next") or request.GET.get("next") or ""
     if target and url_has_allowed_host_and_scheme(
         target, {request.get_host()}, require_https=request.is_secure()
     ):
-        return redirect(target)
-    return redirect(default)
+        return target
+    return reverse("organize:dashboard")
+
+
+def _next(request):
+    return redirect(_safe_next(request))
 
 
 def _may_set_up(request) -> bool:
@@ -140,13 +145,15 @@ def two_factor(request):
         if factors.confirm_totp(device, form.cleaned_data["code"]):
             factors.mark_verified(request)
             codes = factors.new_recovery_codes(request.user)
-            return render(request, "accounts/recovery_codes.html", {"codes": codes})
+            context = {"codes": codes, "next": _safe_next(request)}
+            return render(request, "accounts/recovery_codes.html", context)
         form.add_error("code", "That code is not right. Check the app's clock, then try again.")
     context = {
         "form": form,
         "secret": device.secret,
         "uri": factors.provisioning_uri(device),
         "has_factor": factors.has_factor(request.user),
+        "next": request.GET.get("next", ""),
     }
     return render(request, "accounts/two_factor.html", context, status=400 if form.errors else 200)
 
@@ -156,7 +163,8 @@ def two_factor(request):
 @factors.recent_auth_required
 def recovery_codes(request):
     codes = factors.new_recovery_codes(request.user)
-    return render(request, "accounts/recovery_codes.html", {"codes": codes})
+    context = {"codes": codes, "next": reverse("accounts:account")}
+    return render(request, "accounts/recovery_codes.html", context)
 
 
 @login_required
