@@ -149,6 +149,7 @@ def test_the_session_cookie_is_secure_under_https(settings):
 
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "undersigned.settings"}
     env["UNDERSIGNED_BASE_URL"] = "https://letters.example.org"
-    code = "from django.conf import settings as s; print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE)"
+    code = "from django.conf import settings as s; "
+    code += "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE)"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.stdout.split() == ["True", "True"]

@@ -145,10 +145,10 @@ def two_factor(request):
         if factors.confirm_totp(device, form.cleaned_data["code"]):
             factors.mark_verified(request)
             codes = factors.new_recovery_codes(request.user)
-            context = {"codes": codes, "next": _safe_next(request)}
-            return render(request, "accounts/recovery_codes.html", context)
+            shown = {"codes": codes, "next": _safe_next(request)}
+            return render(request, "accounts/recovery_codes.html", shown)
         form.add_error("code", "That code is not right. Check the app's clock, then try again.")
-    context = {
+    context: dict[str, object] = {
         "form": form,
         "secret": device.secret,
         "uri": factors.provisioning_uri(device),
