@@ -3,6 +3,7 @@ the requirement on every organizer page, and re-authentication before sensitive 
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -364,3 +365,25 @@ def test_a_sensitive_act_asks_to_confirm_it_is_you_first(client, organizer, lett
         clock.shift(factors.REAUTH_SECONDS + 1)  # a few minutes later it asks again
         again = "/accounts/two-factor/" if act is _act_remove_factor else "/accounts/confirm/"
         assert act(client, letter).url.startswith(again)  # (no factor left: set one up)
+
+
+# --- passkeys: the refusals (the ceremonies run in Chromium: tests/test_browser_passkeys.py) --
+
+
+def test_a_passkey_answer_without_its_challenge_or_with_bad_json_is_refused(client, organizer):
+    for body in (b"{not json", b"[]", json.dumps({"credential": {"id": "x"}}).encode()):
+        response = client.post("/accounts/passkeys/login/", body, content_type="application/json")
+        assert response.status_code == 400 and response.json()["error"]
+    client.post("/accounts/passkeys/login/options")
+    forged = {"credential": {"id": "AAAA", "rawId": "AAAA", "response": {}, "type": "public-key"}}
+    response = client.post("/accounts/passkeys/login/", forged, content_type="application/json")
+    assert response.status_code == 400 and "not accepted" in response.json()["error"]
+    assert client.get("/organize/").status_code == 302  # not logged in
+
+
+def test_a_password_alone_cannot_register_a_passkey_on_an_account_with_a_factor(client, organizer):
+    with time_machine.travel(NOON, tick=False):
+        with_totp(organizer)
+        login_without_factor(client, organizer)
+        assert client.post("/accounts/two-factor/passkey/options").status_code == 403
+        assert client.post("/accounts/two-factor/passkey/", {}).status_code == 403

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from undersigned.accounts import reset, views
+from undersigned.accounts import passkeys, reset, views
 
 app_name = "accounts"
 urlpatterns = [
@@ -8,6 +8,10 @@ urlpatterns = [
     path("verify/", views.verify, name="verify"),
     path("confirm/", views.confirm, name="confirm"),
     path("two-factor/", views.two_factor, name="two_factor"),
+    path("two-factor/passkey/options", passkeys.register_options, name="passkey_options"),
+    path("two-factor/passkey/", passkeys.register, name="passkey_register"),
+    path("passkeys/login/options", passkeys.login_options, name="passkey_login_options"),
+    path("passkeys/login/", passkeys.sign_in, name="passkey_login"),
     path("factors/remove-app/", views.remove_totp, name="remove_totp"),
     path("recovery-codes/", views.recovery_codes, name="recovery_codes"),
     path("tokens/", views.api_tokens, name="tokens"),

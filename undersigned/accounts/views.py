@@ -38,8 +38,8 @@ class ConfirmForm(CodeForm):
     field_order = ["password", "code"]
 
 
-def _safe_next(request) -> str:
-    target = request.POST.get("next") or request.GET.get("next") or ""
+def safe_next(request, target: str = "") -> str:
+    target = target or request.POST.get("next") or request.GET.get("next") or ""
     if target and url_has_allowed_host_and_scheme(
         target, {request.get_host()}, require_https=request.is_secure()
     ):
@@ -48,7 +48,7 @@ def _safe_next(request) -> str:
 
 
 def _next(request):
-    return redirect(_safe_next(request))
+    return redirect(safe_next(request))
 
 
 def _may_set_up(request) -> bool:
@@ -145,7 +145,7 @@ def two_factor(request):
         if factors.confirm_totp(device, form.cleaned_data["code"]):
             factors.mark_verified(request)
             codes = factors.new_recovery_codes(request.user)
-            shown = {"codes": codes, "next": _safe_next(request)}
+            shown = {"codes": codes, "next": safe_next(request)}
             return render(request, "accounts/recovery_codes.html", shown)
         form.add_error("code", "That code is not right. Check the app's clock, then try again.")
     context: dict[str, object] = {
