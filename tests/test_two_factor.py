@@ -145,6 +145,19 @@ def test_wrong_codes_are_limited_per_account(client, organizer):
         assert refused.status_code == 400 and "Too many wrong codes" in refused.content.decode()
 
 
+def test_wrong_passwords_when_confirming_pause_the_account_too(client, organizer):
+    with time_machine.travel(NOON, tick=False):
+        totp = with_totp(organizer)
+        _stale(client, organizer)
+    with time_machine.travel(NOON + timedelta(seconds=60), tick=False):
+        for _ in range(factors.CODE_ATTEMPTS):
+            client.post("/accounts/confirm/", {"password": "guess", "code": totp.now()})
+        refused = client.post(
+            "/accounts/confirm/", {"password": "pw-olivia-123", "code": totp.now()}
+        )
+        assert refused.status_code == 400 and "Too many wrong codes" in refused.content.decode()
+
+
 def test_a_password_alone_cannot_add_a_factor_to_an_account_that_has_one(client, organizer):
     with time_machine.travel(NOON, tick=False):
         with_totp(organizer)

@@ -141,6 +141,15 @@ def check_code(user, code: str) -> str:
     raise CodeRefused("That code is not right (or was used already). Try the next one.")
 
 
+def refuse_password(user) -> None:
+    """A wrong password when confirming it is you counts as a wrong code: the same pause."""
+    limits.count(f"factor-code:{user.pk}", CODE_WINDOW, add=1)
+
+
+def paused(user) -> bool:
+    return limits.count(f"factor-code:{user.pk}", CODE_WINDOW) >= CODE_ATTEMPTS
+
+
 def totp_for(device: TotpDevice) -> pyotp.TOTP:
     return pyotp.TOTP(device.secret)
 

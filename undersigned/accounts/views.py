@@ -111,7 +111,10 @@ def confirm(request):
         del form.fields["code"]
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        if authenticate(request, username=user.get_username(), password=data["password"]) != user:
+        if factors.paused(user):
+            form.add_error(None, factors.TOO_MANY_CODES)
+        elif authenticate(request, username=user.get_username(), password=data["password"]) != user:
+            factors.refuse_password(user)
             form.add_error("password", "That is not your password.")
         else:
             try:
