@@ -400,3 +400,15 @@ def test_a_password_alone_cannot_register_a_passkey_on_an_account_with_a_factor(
         login_without_factor(client, organizer)
         assert client.post("/accounts/two-factor/passkey/options").status_code == 403
         assert client.post("/accounts/two-factor/passkey/", {}).status_code == 403
+
+
+def test_with_the_app_on_the_set_up_page_offers_only_a_passkey(client, organizer):
+    with time_machine.travel(NOON, tick=False):
+        with_totp(organizer)
+        client.force_login(organizer)  # shown a factor just now
+        page = client.get("/accounts/two-factor/")
+        assert page.status_code == 200 and "Add a passkey" in page.content.decode()
+        assert 'id="totp-secret"' not in page.content.decode()
+        secret = TotpDevice.objects.get(user=organizer).secret
+        client.post("/accounts/two-factor/", {"code": pyotp.TOTP(secret).now()})
+        assert TotpDevice.objects.get(user=organizer).secret == secret  # unchanged

@@ -139,8 +139,8 @@ def two_factor(request):
     if factors.has_factor(request.user) and not factors.is_recent(request):
         return factors.ask_again(request)
     if TotpDevice.objects.filter(user=request.user, confirmed=True).exists():
-        messages.info(request, "Your authenticator app is set up. Remove it first to change it.")
-        return redirect("accounts:account")
+        # The app is on (to change it, remove it first): the page offers a passkey only.
+        return render(request, "accounts/two_factor.html", {"totp_on": True, "has_factor": True})
     device = factors.start_totp(request.user)
     form = CodeForm(request.POST or None)
     form.fields["code"].help_text = "The 6 digits your app shows once it has the key above."
