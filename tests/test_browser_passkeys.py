@@ -9,9 +9,11 @@ from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from tests.test_browser import browser, new_context, site_url  # noqa: F401  (fixtures)
+from undersigned.accounts import factors
 from undersigned.accounts.models import Passkey, RecoveryCode
 from undersigned.events.models import Event
 from undersigned.letters import organizers as team
+from undersigned.web.sessions import SessionStore
 
 pytestmark = [pytest.mark.browser, pytest.mark.slow]
 
@@ -84,6 +86,20 @@ def test_a_passkey_is_registered_then_signs_in_alone_and_as_the_second_step(
     expect(page).to_have_url(site_url + "/accounts/verify/?next=/organize/")
     page.get_by_role("button", name="Use your passkey").click()
     expect(page).to_have_url(site_url + "/organize/")
+
+    # Ten minutes on, an export asks to confirm it is you: the passkey does.
+    key = next(c["value"] for c in page.context.cookies() if c["name"] == "sessionid")
+    session = SessionStore(session_key=key)
+    session[factors.AUTH_AT] -= 10 * 60
+    session.save()
+    page.goto(site_url + f"/organize/{letter.slug}/export.csv")
+    expect(page).to_have_url(
+        site_url + f"/accounts/confirm/?next=/organize/{letter.slug}/export.csv"
+    )
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Confirm with your passkey").click()
+    assert download.value.suggested_filename == f"{letter.slug}-signatures.csv"
+    assert Event.objects.filter(kind="letter.exported", actor__username="nora").count() == 1
 
     # Without the authenticator, the passkey cannot answer: still at the second step.
     page.context.clear_cookies()
