@@ -4,6 +4,7 @@ the requirement on every organizer page, and re-authentication before sensitive 
 from __future__ import annotations
 
 import json
+import logging
 import re
 from datetime import UTC, datetime, timedelta
 
@@ -412,3 +413,18 @@ def test_with_the_app_on_the_set_up_page_offers_only_a_passkey(client, organizer
         secret = TotpDevice.objects.get(user=organizer).secret
         client.post("/accounts/two-factor/", {"code": pyotp.TOTP(secret).now()})
         assert TotpDevice.objects.get(user=organizer).secret == secret  # unchanged
+
+
+def test_no_code_or_secret_reaches_the_logs(client, organizer, caplog):
+    with time_machine.travel(NOON, tick=False), caplog.at_level(logging.DEBUG):
+        totp = with_totp(organizer)
+        codes = factors.new_recovery_codes(organizer)
+        log_in(client, organizer, "pw-olivia-123")
+        client.post("/accounts/verify/", {"code": "314159"})
+        client.post("/accounts/verify/", {"code": codes[0] + "x"})
+        client.post("/accounts/verify/", {"code": codes[1]})
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "Bad Request: /accounts/verify/" in logged  # the failures were logged, without:
+    secret = TotpDevice.objects.get(user=organizer).secret
+    for private in [secret, "314159", totp.now(), *codes]:
+        assert private not in logged
