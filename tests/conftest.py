@@ -12,7 +12,9 @@ import pytest
 from aiosmtpd.controller import Controller
 from django.core import mail
 from django.core.cache import cache
+from django.test import Client
 
+from undersigned.accounts import factors
 from undersigned.events.fanout import fan_out
 from undersigned.letters import services as letter_services
 from undersigned.letters.models import Letter
@@ -216,6 +218,31 @@ def redis_url(redis_server) -> str:
     client, url = redis_server
     client.flushall()
     return url
+
+
+_password_only_login = Client.force_login
+
+
+def login_without_factor(client: Client, user) -> None:
+    """Log ``user`` in as their password alone does: the session has not shown a factor."""
+    _password_only_login(client, user, "django.contrib.auth.backends.ModelBackend")
+
+
+@pytest.fixture(autouse=True)
+def _force_login_shows_a_second_factor(monkeypatch):
+    """``client.force_login`` skips the log-in form; here it also skips the form's second
+    step, by marking the session exactly as a correct code or passkey does
+    (``factors.mark_session``: verified, authenticated now). The production check is the
+    same; tests of the two steps and of re-authentication use ``login_without_factor`` or
+    the forms themselves."""
+
+    def force_login(self, user, backend=None):
+        _password_only_login(self, user, backend)
+        session = self.session
+        factors.mark_session(session, user)
+        session.save()
+
+    monkeypatch.setattr(Client, "force_login", force_login)
 
 
 @pytest.fixture(autouse=True)

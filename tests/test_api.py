@@ -351,7 +351,7 @@ def test_it_answers_405_json_for_writing_to_the_openapi_document(client, db):
 
 # --- /api/v1/openapi.json ---------------------------------------------------------------------
 
-SAMPLE = {"slug": "clean-air"}
+SAMPLE = {"slug": "clean-air", "pk": "1"}
 METHODS = ["get", "post", "put", "patch", "delete", "options"]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import time
 
+import pyotp
 import pytest
 from playwright.sync_api import expect, sync_playwright
 
@@ -77,6 +78,17 @@ def site_url(live_server, settings):
     """The live server's address, also used for the links in mail."""
     settings.BASE_URL = live_server.url
     return live_server.url
+
+
+def set_up_second_factor(page) -> None:
+    """After the password, the site leads a new organizer to set up a second factor: add the
+    key to an "app" (pyotp here), give its code, keep the recovery codes, go on."""
+    expect(page.get_by_role("heading", name="Set up a second factor")).to_be_visible()
+    secret = page.locator("#totp-secret").inner_text()
+    page.get_by_label("Code", exact=True).fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Turn it on").click()
+    expect(page.locator("#recovery-codes li")).to_have_count(10)
+    page.get_by_role("link", name="I have kept them").click()
 
 
 def textbox(page, name: str):
@@ -348,6 +360,7 @@ def test_an_organizer_writes_previews_publishes_and_closes_a_letter_that_stays_s
     organizer_page.get_by_label("Username", exact=True).fill("olivia")
     organizer_page.get_by_label("Password", exact=True).fill("pw-olivia-123")
     organizer_page.get_by_role("button", name="Log in").click()
+    set_up_second_factor(organizer_page)
 
     expect(organizer_page.get_by_role("heading", name="New letter")).to_be_visible()
     organizer_page.get_by_label("Title", exact=True).fill("Safe crossings at Mill Road")

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.conftest import Inbox
-from tests.test_browser import browser, new_context, site_url  # noqa: F401  (fixtures)
+from tests.test_browser import browser, new_context, set_up_second_factor, site_url  # noqa: F401
 from undersigned.letters import organizers, timeline
 from undersigned.letters.models import Letter, Organizer
 
@@ -24,6 +24,8 @@ def log_in(page, site_url, username="olivia", password="pw-olivia-123", then="/o
     page.get_by_label("Username", exact=True).fill(username)
     page.get_by_label("Password", exact=True).fill(password)
     page.get_by_role("button", name="Log in").click()
+    if "/accounts/two-factor/" in page.url:  # the site requires a second factor: set one up
+        set_up_second_factor(page)
 
 
 def invitation_link(inbox: Inbox, to: str) -> str:

@@ -279,6 +279,47 @@ def command_undoes(operator, client, letter):
     call_command("invalidate", "--undo", str(invalidation.pk))
 
 
+def organizer_makes_an_api_token(operator, client, letter):
+    client.force_login(operator)
+    form = {"label": "bot", "letter": letter.pk, "scope": "read", "expires_days": "30"}
+    assert client.post("/accounts/tokens/", form).status_code == 200
+
+
+def organizer_revokes_an_api_token(operator, client, letter):
+    from undersigned.accounts import tokens
+
+    token, _ = tokens.create(operator, scope="read", letter=letter, actor=operator, via="web")
+    client.force_login(operator)
+    assert client.post(f"/accounts/tokens/{token.pk}/revoke/").status_code == 302
+
+
+def organizer_sets_up_an_authenticator_app(operator, client, letter):
+    import pyotp
+
+    client.force_login(operator)
+    secret = client.get("/accounts/two-factor/").context["secret"]
+    assert (
+        client.post("/accounts/two-factor/", {"code": pyotp.TOTP(secret).now()}).status_code == 200
+    )
+
+
+def command_creates_a_token(operator, client, letter):
+    from undersigned.accounts.models import TotpDevice
+
+    user = letter.organizers.get()
+    TotpDevice.objects.create(user=user, secret="JBSWY3DPEHPK3PXP", confirmed=True)
+    call_command(
+        "token",
+        "create",
+        user.username,
+        "--letter",
+        letter.slug,
+        "--scope",
+        "read",
+        stdout=io.StringIO(),
+    )
+
+
 def command_generates_a_key_for_a_user(operator, client, letter):
     folder = Path(tempfile.mkdtemp())
     (folder / "pass").write_text("correct horse battery staple\n")
@@ -477,6 +518,15 @@ ACTS = [
     ),
     (command_undoes, "open", ["signatures.invalidated", "signatures.restored"]),
     (command_generates_a_key_for_a_user, "open", ["key.added"]),
+    # Organizer accounts (issue 18).
+    (organizer_makes_an_api_token, "open", ["token.created"]),
+    (organizer_revokes_an_api_token, "open", ["token.created", "token.revoked"]),
+    (
+        organizer_sets_up_an_authenticator_app,
+        "open",
+        ["account.factor_added", "account.recovery_codes"],
+    ),
+    (command_creates_a_token, "open", ["token.created"]),
     # The letter's life: its timeline and its team (issue 14).
     (organizer_posts("update/", {"body": "News."}, "posts_an_update"), "open", ["update.posted"]),
     (organizer_corrects_an_update, "open", ["update.posted", "update.edited"]),

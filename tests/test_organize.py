@@ -35,7 +35,8 @@ def test_pages_need_a_log_in(client, letter):
     assert response.status_code == 302 and response["Location"].startswith("/accounts/login/")
 
 
-def test_an_organizer_logs_in_with_a_password(client, organizer):
+def test_an_organizer_logs_in_with_a_password(client, organizer, settings):
+    settings.REQUIRE_SECOND_FACTOR = False  # with it (the default): tests/test_two_factor.py
     response = client.post("/accounts/login/", {"username": "olivia", "password": "pw-olivia-123"})
     assert response.status_code == 302
     assert "Your letters" in client.get("/organize/").content.decode()

@@ -173,7 +173,9 @@ def test_a_newcomer_makes_an_account_as_they_accept(client, organizer, letter, d
     )
     assert good.status_code == 302
     assert Organizer.objects.get(letter=letter, user__username="nina").role == "viewer"
-    assert newcomer.get(f"/organize/{letter.slug}/").status_code == 200
+    # A new account is led to set up its second factor before it reaches the letter.
+    led = newcomer.get(f"/organize/{letter.slug}/")
+    assert led.status_code == 302 and led.url.startswith("/accounts/two-factor/")
 
 
 def test_accepting_a_lesser_role_never_lowers_ones_own(client, organizer, letter):

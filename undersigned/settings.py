@@ -113,6 +113,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "undersigned.accounts.middleware.SecondFactorMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "undersigned.web.middleware.LetterMovedMiddleware",
@@ -242,6 +243,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
 ]
 SESSION_ENGINE = "undersigned.web.sessions"
+SESSION_COOKIE_SAMESITE = "Lax"
+# Every organizer shows a second factor (a passkey or an authenticator app) after the
+# password; one without is led to set one up first (accounts/factors.py).
+REQUIRE_SECOND_FACTOR = _get(envbool, "UNDERSIGNED_REQUIRE_SECOND_FACTOR", True, fallback=True)
+PASSWORD_RESET_TIMEOUT = 3600  # a reset link works once, for an hour
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "organize:dashboard"
 LOGOUT_REDIRECT_URL = "home"

@@ -21,6 +21,7 @@ urlpatterns = [
     path("organize/", include("undersigned.organize.urls")),
     path("accounts/login/", login.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/", include("undersigned.accounts.urls")),
     path("api/v1/", include("undersigned.api.urls")),
     path("health", health.health, name="health"),
     path("ping", health.ping, name="ping"),

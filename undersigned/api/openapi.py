@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.http import JsonResponse
 
+from undersigned.api.organize_openapi import organizer_document
 from undersigned.api.views import api_view
 from undersigned.web.caching import cached_response
 
@@ -35,7 +36,7 @@ def document() -> dict:
         "description": "Confirmed signatures the abuse checks hold for review (an aggregate: "
         "never who); not in signature_count until organizers or operators release them",
     }
-    return {
+    doc = {
         "openapi": "3.1.0",
         "info": {
             "title": "Undersigned API",
@@ -401,6 +402,8 @@ def document() -> dict:
             }
         },
     }
+
+    return organizer_document(doc)
 
 
 @api_view(["GET", "HEAD"])

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from undersigned.api import openapi, views
+from undersigned.api import organize as organizer
 
 app_name = "api"
 urlpatterns = [
@@ -9,4 +10,12 @@ urlpatterns = [
     path("letters/<slug:slug>/count", views.count, name="count"),
     path("letters/<slug:slug>/signatures", views.signatures, name="signatures"),
     path("letters/<slug:slug>/events", views.events, name="events"),
+    path("organize/letters", organizer.letters, name="organize-letters"),
+    path("organize/letters/<slug:slug>", organizer.letter, name="organize-letter"),
+    path("organize/letters/<slug:slug>/publish", organizer.publish, name="organize-publish"),
+    path("organize/letters/<slug:slug>/close", organizer.close, name="organize-close"),
+    path("organize/letters/<slug:slug>/updates", organizer.updates, name="organize-updates"),
+    path("organize/letters/<slug:slug>/responses", organizer.responses, name="organize-responses"),
+    path("organize/letters/<slug:slug>/demands/<int:pk>", organizer.demand, name="organize-demand"),
+    path("organize/letters/<slug:slug>/export", organizer.export, name="organize-export"),
 ]

@@ -54,6 +54,8 @@ def _kinds(*kinds: Kind) -> dict[str, Kind]:
 
 _PUBLIC, _ORGANIZERS, _OPERATORS = Audience.PUBLIC, Audience.ORGANIZERS, Audience.OPERATORS
 _KEY, _MESSAGE = frozenset({"key_id", "user"}), frozenset({"message"})
+_USER, _FACTOR = frozenset({"user"}), frozenset({"user", "factor"})
+_TOKEN = frozenset({"prefix", "scope", "label", "user"})
 
 KINDS = _kinds(
     # A letter's own life, by its organizers (or an operator).
@@ -205,4 +207,16 @@ KINDS = _kinds(
         mail="trend-alert",
         retention=timedelta(days=90),
     ),
+    # Organizer accounts (accounts/): second factors, for the operators' log; API tokens, in
+    # the log of each letter they reach (a stolen account could make one to keep a way in).
+    Kind("account.factor_added", _OPERATORS, "{user} added a second factor: {factor}", _FACTOR),
+    Kind("account.factor_removed", _OPERATORS, "{user} removed a second factor: {factor}", _FACTOR),
+    Kind("account.recovery_codes", _OPERATORS, "{user} made new recovery codes", _USER),
+    Kind(
+        "token.created",
+        _ORGANIZERS,
+        "API token {prefix} ({scope}) created for {user}",
+        _TOKEN,
+    ),
+    Kind("token.revoked", _ORGANIZERS, "API token {prefix} of {user} revoked", _TOKEN),
 )

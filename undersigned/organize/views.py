@@ -21,6 +21,7 @@ from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
+from undersigned.accounts import factors
 from undersigned.accounts.models import OrganizerKey
 from undersigned.events.models import Event
 from undersigned.letters import organizers as team
@@ -169,6 +170,7 @@ def close(request, slug):
 
 
 @login_required
+@factors.recent_auth_required
 def export(request, slug, fmt):
     letter, _ = _get_letter_for_organizer(request, slug)
     try:
@@ -193,6 +195,8 @@ def update(request, slug):
     if not form.is_valid():
         return _page(request, letter, membership, update_form=form, status=400)
     body, mail = form.cleaned_data["body"], form.cleaned_data["mail"]
+    if mail and request.POST.get("action") != "test" and not factors.is_recent(request):
+        return factors.ask_again(request)  # mail to every subscriber
     if request.POST.get("action") == "test":
         sent = timeline.test_update(letter, body, request.user)
         messages.success(request, sent)
@@ -233,6 +237,8 @@ def demand(request, slug):
         status_form = DemandStatusForm(request.POST)
         if status_form.is_valid():
             data = status_form.cleaned_data
+            if data["mail"] and not factors.is_recent(request):
+                return factors.ask_again(request)
             found = get_object_or_404(Demand, pk=data["demand"], letter=letter)
             try:
                 timeline.set_demand_status(
@@ -266,6 +272,8 @@ def response(request, slug):
     if not form.is_valid():
         return _page(request, letter, membership, response_form=form, status=400)
     data = form.cleaned_data
+    if data["mail"] and not factors.is_recent(request):
+        return factors.ask_again(request)
     try:
         timeline.record_response(
             letter,
@@ -305,6 +313,8 @@ def log(request, slug):
 @require_POST
 def invite(request, slug):
     letter, membership = _get_letter_for_organizer(request, slug, OWNER)
+    if not factors.is_recent(request):
+        return factors.ask_again(request)
     form = InvitationForm(request.POST)
     if not form.is_valid():
         return _page(request, letter, membership, invitation_form=form, status=400)
@@ -323,6 +333,8 @@ def remove(request, slug, username):
     user = get_object_or_404(get_user_model(), username=username)
     if request.method != "POST" or request.POST.get("confirm") != "yes":
         return render(request, "organize/confirm_remove.html", {"letter": letter, "member": user})
+    if not factors.is_recent(request):
+        return factors.ask_again(request)
     try:
         team.remove(letter, username, actor=request.user, via="web")
     except team.TeamError as exc:

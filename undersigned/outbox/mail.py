@@ -160,3 +160,15 @@ def send_tip_activity(to: str) -> None:
     """To a tip recipient: that there is something new, and nothing else (not what, not
     where, not when: it goes out after the hour of the activity is over)."""
     enqueue("tip-activity", to, {})
+
+
+def render_password_reset(to: str, user, path: str) -> tuple[str, str, str]:
+    return _render("password-reset", {"user": user, "link": settings.BASE_URL + path})
+
+
+def send_password_reset(to: str, user, path: str) -> None:
+    _insert("password-reset", to, "", render_password_reset(to, user, path))
+
+
+def send_login_failures(to: str, user, failures: int) -> None:
+    enqueue("login-failures", to, {"user": user, "failures": failures})
