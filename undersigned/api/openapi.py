@@ -315,6 +315,16 @@ def document() -> dict:
                             "items": {"$ref": "#/components/schemas/Demand"},
                         },
                         "events_url": {"type": "string", "format": "uri"},
+                        "goal": {
+                            "type": ["integer", "null"],
+                            "minimum": 1,
+                            "description": "The organizers' goal, if any (it may be raised)",
+                        },
+                        "organized_by": {
+                            "type": "string",
+                            "description": 'How the organizers are named ("the organizers" '
+                            "when they give no name)",
+                        },
                     },
                 },
                 "Count": {

@@ -81,6 +81,7 @@ def letter_context(letter: Letter, request, form=None) -> dict:
     entries, more = timeline.entries(letter, limit=TIMELINE_ON_PAGE)
     return {
         "letter": letter,
+        "letter_url": letter.share_url,
         "signing_paused": services.pause_message(letter),
         "invalidations": letter.invalidations.filter(undone_at__isnull=True),
         "form": form if form is not None else _signing_form(letter, request),
@@ -175,4 +176,6 @@ def _signed_as_member(request, letter: Letter, receipt: str):
 
 def signed(request, slug):
     letter = get_published_letter(slug)
-    return render(request, "letters/signed.html", {"letter": letter})
+    return render(
+        request, "letters/signed.html", {"letter": letter, "letter_url": letter.share_url}
+    )

@@ -73,6 +73,8 @@ class LetterDict(TypedDict):
     versions: list[dict]
     demands: list[dict]
     events_url: str
+    goal: int | None
+    organized_by: str
 
 
 class Letter(models.Model):
@@ -110,6 +112,19 @@ class Letter(models.Model):
         default="UTC",
         db_default="UTC",
         help_text="The deadline is entered and shown in this time zone.",
+    )
+    goal = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="How many signatures you aim for (optional): the page shows progress towards "
+        "it. You may raise it later.",
+    )
+    organized_by = models.CharField(
+        "organized by",
+        max_length=200,
+        blank=True,
+        help_text='How the organizers are named on the page, e.g. "Riverside Parents" '
+        '(optional; blank reads "the organizers").',
     )
     organizers: models.ManyToManyField = models.ManyToManyField(
         settings.AUTH_USER_MODEL, related_name="letters", through="Organizer"
@@ -265,6 +280,8 @@ class Letter(models.Model):
             "versions": life["versions"],
             "demands": life["demands"],
             "events_url": life["events_url"],
+            "goal": self.goal,
+            "organized_by": self.organized_by or "the organizers",
         }
 
     def _life(self) -> dict:
@@ -286,6 +303,37 @@ class Letter(models.Model):
             "versions": versions,
             "demands": [d.to_dict() for d in self.demands.all()],
             "events_url": settings.BASE_URL + reverse("api:events", args=[self.slug]),
+        }
+
+    @property
+    def share_url(self) -> str:
+        return settings.BASE_URL + self.get_absolute_url()
+
+    @property
+    def share_description(self) -> str:
+        """The one line a shared link previews with (meta description, Open Graph)."""
+        to = f" to {self.addressed_to}" if self.addressed_to else ""
+        parts = [f"An open letter{to}."]
+        if self.count_is_public():
+            n = self.signature_count
+            parts.append(f"{n:,} signature{'' if n == 1 else 's'}, each confirmed.")
+        if self.accepts_signatures:
+            parts.append("Read it and sign.")
+        return " ".join(parts)
+
+    @property
+    def progress(self) -> dict | None:
+        """The progress bar towards the goal: the bar's scale keeps a tenth past the count
+        once the goal is passed, so a letter past its goal still shows room to grow."""
+        if not self.goal:
+            return None
+        count = self.signature_count
+        scale = max(self.goal, count + max(count // 10, 1)) if count >= self.goal else self.goal
+        return {
+            "goal": self.goal,
+            "scale": scale,
+            "percent": min(100, round(100 * count / self.goal)),
+            "reached": count >= self.goal,
         }
 
     @property
