@@ -75,6 +75,7 @@ class LetterDict(TypedDict):
     events_url: str
     goal: int | None
     organized_by: str
+    breakdown: dict | None
 
 
 class Letter(models.Model):
@@ -282,7 +283,13 @@ class Letter(models.Model):
             "events_url": life["events_url"],
             "goal": self.goal,
             "organized_by": self.organized_by or "the organizers",
+            "breakdown": self._breakdown() if self.count_is_public() else None,
         }
+
+    def _breakdown(self) -> dict:
+        from undersigned.letters.growth import breakdown
+
+        return breakdown(self)
 
     def _life(self) -> dict:
         """The versions (with how many signed each), the demands and where the timeline is."""
