@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 import secrets
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime, timedelta
@@ -153,3 +154,51 @@ def test_the_breakdown_folds_small_groups(client, organizer):
     }
     page = client.get("/l/works/").content.decode()
     assert 'id="breakdown-department"' in page and ">HR<" not in page.split('id="growth"')[1]
+
+
+def test_the_badge_shows_the_same_number_as_the_api(client, letter):
+    Letter.objects.filter(pk=letter.pk).update(signature_count=1234)
+    response = client.get(f"/l/{letter.slug}/badge.svg", HTTP_ORIGIN="https://x.example")
+    assert response.status_code == 200 and response["Content-Type"] == "image/svg+xml"
+    assert response["Access-Control-Allow-Origin"] == "*"
+    assert "max-age" in response["Cache-Control"]
+    api = client.get(f"/api/v1/letters/{letter.slug}/count").json()["signature_count"]
+    root = ET.fromstring(response.content)  # noqa: S314  (our own answer, in a test)
+    texts = [t.text for t in root.iter(f"{SVG}text")]
+    assert texts == ["signatures", f"{api:,}"] == ["signatures", "1,234"]
+
+
+def test_only_the_embed_may_be_framed_and_it_sets_no_cookie(client, letter):
+    embed = client.get(f"/l/{letter.slug}/embed/")
+    assert embed.status_code == 200
+    assert "frame-ancestors *" in embed["Content-Security-Policy"]
+    assert "X-Frame-Options" not in embed
+    assert not embed.cookies
+    html = embed.content.decode()
+    assert 'id="signature-count"' in html and f"/l/{letter.slug}/#sign" in html
+    assert not re.search(r'(src|href)="https?://(?!testserver)', html.replace(letter.share_url, ""))
+    for path in (f"/l/{letter.slug}/", "/", f"/l/{letter.slug}/growth.svg", "/accounts/login/"):
+        response = client.get(path)
+        assert "frame-ancestors 'none'" in response["Content-Security-Policy"], path
+        assert response["X-Frame-Options"] == "DENY", path
+
+
+def test_members_only_letters_have_no_embed_and_a_hidden_count_no_badge(client, organizer):
+    inside = make_letter([organizer], slug="inside", visibility=Letter.Visibility.MEMBERS)
+    assert client.get("/l/inside/embed/").status_code == 404
+    assert client.get("/l/inside/badge.svg").status_code == 200
+    Letter.objects.filter(pk=inside.pk).update(hide_count=True)
+    from undersigned.web.caching import recent
+
+    recent.clear()
+    assert client.get("/l/inside/badge.svg").status_code == 404
+
+
+def test_the_snippets_are_on_the_page_and_in_the_workspace(client, letter, organizer):
+    page = client.get(f"/l/{letter.slug}/").content.decode()
+    for snippet in ('id="badge-markdown"', 'id="badge-html"', 'id="embed-html"'):
+        assert snippet in page
+    assert f"{letter.share_url}badge.svg" in page and f"{letter.share_url}embed/" in page
+    client.force_login(organizer)
+    workspace = client.get(f"/organize/{letter.slug}/").content.decode()
+    assert 'id="badge-markdown"' in workspace and 'id="embed-html"' in workspace

@@ -50,3 +50,27 @@ def growth_chart(title: str, points: list[tuple[str, int]], desc: str) -> str:
         + (f'<polyline class="line" points="{line}"/>' if len(points) > 1 else "")
         + f"{circles}</svg>"
     )
+
+
+def _text_width(text: str) -> int:
+    """A fair guess of the width of ``text`` at 11 px in a sans-serif face."""
+    return int(sum(4 if c in ",.:;il1 " else 7 for c in text)) + 12
+
+
+def badge(label: str, value: str) -> str:
+    """A shields-style badge: ``label | value``, with its text as its accessible name."""
+    left, right = _text_width(label), _text_width(value)
+    width = left + right
+    label, value = escape(label), escape(value)
+    return (
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="20" '
+        f'viewBox="0 0 {width} 20" role="img" aria-label="{label}: {value}">'
+        f"<title>{label}: {value}</title>"
+        f'<rect width="{left}" height="20" rx="3" fill="#50535c"/>'
+        f'<rect x="{left}" width="{right}" height="20" rx="3" fill="#0d652d"/>'
+        f'<rect x="{left}" width="4" height="20" fill="#0d652d"/>'
+        '<g fill="#fff" font-family="Verdana,DejaVu Sans,sans-serif" font-size="11">'
+        f'<text x="{left / 2}" y="14" text-anchor="middle">{label}</text>'
+        f'<text x="{left + right / 2}" y="14" text-anchor="middle">{value}</text>'
+        "</g></svg>"
+    )
