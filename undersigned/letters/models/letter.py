@@ -15,6 +15,25 @@ from undersigned.lib.tokens import derive_key, keyed_hash
 from undersigned.web.caching import MISSING, letter_key, recent
 
 
+def parse_milestones(value: str) -> list[int]:
+    """The counts in "500, 2500"; raises ValueError for anything but positive numbers."""
+    counts = [int(part) for part in value.replace(",", " ").split()]
+    if any(n < 1 or n > 1_000_000_000 for n in counts):
+        raise ValueError(value)
+    return sorted(set(counts))
+
+
+def validate_milestones(value: str) -> None:
+    from django.core.exceptions import ValidationError
+
+    try:
+        parse_milestones(value)
+    except ValueError:
+        raise ValidationError(
+            "Give whole numbers between 1 and 1,000,000,000, separated by commas."
+        ) from None
+
+
 def _new_key_salt() -> str:
     return secrets.token_hex(32)
 
@@ -76,6 +95,7 @@ class LetterDict(TypedDict):
     goal: int | None
     organized_by: str
     breakdown: dict | None
+    milestones: list[dict]
 
 
 class Letter(models.Model):
@@ -126,6 +146,14 @@ class Letter(models.Model):
         blank=True,
         help_text='How the organizers are named on the page, e.g. "Riverside Parents" '
         '(optional; blank reads "the organizers").',
+    )
+    extra_milestones = models.CharField(
+        "milestones of your own",
+        max_length=200,
+        blank=True,
+        help_text="Counts to mark beside 100, 300, 1,000, 3,000, ..., separated by commas "
+        "(optional), e.g. 500, 2500.",
+        validators=[validate_milestones],
     )
     organizers: models.ManyToManyField = models.ManyToManyField(
         settings.AUTH_USER_MODEL, related_name="letters", through="Organizer"
@@ -284,6 +312,9 @@ class Letter(models.Model):
             "goal": self.goal,
             "organized_by": self.organized_by or "the organizers",
             "breakdown": self._breakdown() if self.count_is_public() else None,
+            "milestones": [m.to_dict() for m in self.milestones.all()]
+            if self.count_is_public()
+            else [],
         }
 
     def _breakdown(self) -> dict:
@@ -311,6 +342,15 @@ class Letter(models.Model):
             "demands": [d.to_dict() for d in self.demands.all()],
             "events_url": settings.BASE_URL + reverse("api:events", args=[self.slug]),
         }
+
+    def milestone_thresholds(self) -> list[int]:
+        from undersigned.letters.models.milestones import default_thresholds
+
+        try:
+            extra = parse_milestones(self.extra_milestones)
+        except ValueError:
+            extra = []
+        return sorted({*default_thresholds(), *extra})
 
     @property
     def share_url(self) -> str:
