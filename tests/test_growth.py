@@ -202,3 +202,35 @@ def test_the_snippets_are_on_the_page_and_in_the_workspace(client, letter, organ
     client.force_login(organizer)
     workspace = client.get(f"/organize/{letter.slug}/").content.decode()
     assert 'id="badge-markdown"' in workspace and 'id="embed-html"' in workspace
+
+
+def test_the_share_card_is_a_1200_by_630_png_rendered_once_per_rounding_step(
+    client, letter, monkeypatch
+):
+    from PIL import Image
+
+    from undersigned.lib import card
+
+    assert card.rounded(57) == (57, False)
+    assert card.rounded(1234) == (1200, True) and card.rounded(1200) == (1200, False)
+    renders = []
+    real = card.render
+    monkeypatch.setattr(card, "render", lambda *a: renders.append(a) or real(*a))
+    Letter.objects.filter(pk=letter.pk).update(signature_count=1234)
+    response = client.get(f"/l/{letter.slug}/card.png")
+    assert response.status_code == 200 and response["Content-Type"] == "image/png"
+    assert Image.open(io.BytesIO(response.content)).size == (1200, 630)
+    assert renders[-1] == ("Clean air for Riverside", "1,200+ signed", "Riverside Council")
+    Letter.objects.filter(pk=letter.pk).update(signature_count=1250)
+    from undersigned.web.caching import recent
+
+    recent.clear()
+    client.get(f"/l/{letter.slug}/card.png")
+    assert len(renders) == 1  # same step: the cached card
+    Letter.objects.filter(pk=letter.pk).update(signature_count=1300)
+    recent.clear()
+    client.get(f"/l/{letter.slug}/card.png")
+    assert len(renders) == 2 and renders[-1][1] == "1,300 signed"
+    tags = client.get(f"/l/{letter.slug}/").content.decode()
+    assert f'property="og:image" content="{letter.share_url}card.png"' in tags
+    assert 'name="twitter:card" content="summary_large_image"' in tags

@@ -13,6 +13,7 @@ urlpatterns = [
     path("<slug:slug>/growth.svg", charts.growth_svg, name="growth"),
     path("<slug:slug>/badge.svg", spreading.badge, name="badge"),
     path("<slug:slug>/embed/", spreading.embed, name="embed"),
+    path("<slug:slug>/card.png", spreading.card, name="card"),
     path("<slug:slug>/members/", members.request_pass, name="members"),
     path("<slug:slug>/tip/", tips.for_letter, name="tip"),
 ]
