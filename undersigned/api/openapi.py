@@ -352,6 +352,18 @@ def document() -> dict:
                             "minimum": 1,
                             "description": "The organizers' goal, if any (it may be raised)",
                         },
+                        "milestones": {
+                            "type": "array",
+                            "description": "Counts the letter reached, each with the hour it "
+                            "first did (never removed when the count falls back)",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "count": {"type": "integer"},
+                                    "reached_at": {"type": "string", "format": "date-time"},
+                                },
+                            },
+                        },
                         "breakdown": {
                             "type": ["object", "null"],
                             "description": "Counted signatures by department and by how they "
