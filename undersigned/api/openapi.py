@@ -137,7 +137,15 @@ def document() -> dict:
                         },
                     ],
                     "responses": {
-                        "200": _json("Timeline"),
+                        "200": {
+                            "description": "The points, as JSON or (format=csv) as CSV",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Timeline"}
+                                },
+                                "text/csv": {"schema": {"type": "string"}},
+                            },
+                        },
                         "400": _error,
                         "403": _error,
                         "404": _error,

@@ -144,6 +144,7 @@ class Letter(models.Model):
         "organized by",
         max_length=200,
         blank=True,
+        db_default="",
         help_text='How the organizers are named on the page, e.g. "Riverside Parents" '
         '(optional; blank reads "the organizers").',
     )
@@ -151,6 +152,7 @@ class Letter(models.Model):
         "milestones of your own",
         max_length=200,
         blank=True,
+        db_default="",
         help_text="Counts to mark beside 100, 300, 1,000, 3,000, ..., separated by commas "
         "(optional), e.g. 500, 2500.",
         validators=[validate_milestones],
