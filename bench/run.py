@@ -129,6 +129,8 @@ TARGETS = {  # ratio to /ping, for 1-4
     "confirm": 0.25,
     "count": 0.80,
     "page": 0.15,
+    "badge": 0.50,  # at the big letter
+    "timeline": 0.50,  # at the big letter
 }
 FLAT = 0.9
 MAIL_TARGET = 300
@@ -139,7 +141,10 @@ NAMES = {
     "confirm": "confirmations (POST /v/<token>)",
     "count": "count reads (GET …/count)",
     "page": "letter page views (50 signatories shown)",
+    "badge": "badge reads (GET /l/<slug>/badge.svg)",
+    "timeline": "growth timeline reads (GET …/timeline?bucket=hour)",
 }
+SPREAD = ("badge", "timeline")  # measured side by side too; targeted at the big letter
 
 
 def main() -> int:
@@ -306,7 +311,7 @@ class Run:
         args = self.args
         letters = {"small": SMALL, "big": BIG}
         figures = {}
-        for key in ("count", "page", "sign", "confirm"):
+        for key in ("count", "page", *SPREAD, "sign", "confirm"):
             print(f"Measuring {key} on both letters ...", file=sys.stderr, flush=True)
             paths = {"ping": "/ping"} | {k: self.path(key, slug) for k, slug in letters.items()}
             mode = {"sign": "sign", "confirm": "confirm"}.get(key, "get")
@@ -407,12 +412,16 @@ class Run:
             return f"/l/{slug}/"
         if key == "sign":
             return f"/api/v1/letters/{slug}/signatures"
+        if key == "badge":
+            return f"/l/{slug}/badge.svg"
+        if key == "timeline":
+            return f"/api/v1/letters/{slug}/timeline?bucket=hour"
         return "/"
 
     def measure(self, key: str, slug: str, ping: dict) -> dict:
         """One figure in one run (with py-spy, when asked, for signing and confirming)."""
         load = self.load
-        if key in ("count", "page"):
+        if key in ("count", "page", *SPREAD):
             return figure(NAMES[key], load.measure("get", self.path(key, slug)), ping)
         if key == "sign":
             signing = self.path(key, slug)
@@ -1059,6 +1068,16 @@ def rows_of(report: dict) -> list[tuple[str, ...]]:
             ("5", f"{NAMES[key]}, letter with {big_name}", value)
             + (f"{f['ratio_to_baseline']:.3f}", cpu_ratio(f, ping), f"≥ {FLAT} × 1,000")
             + (verdict(flat >= FLAT),)
+        )
+    for key in SPREAD:
+        if key not in figures:
+            continue
+        f, ping = figures[key]["big"], figures[key]["ping"]
+        ok = f["ratio_to_baseline"] >= TARGETS[key]
+        rows.append(
+            ("5", f"{NAMES[key]}, letter with {big_name}", per_s(f))
+            + (f"{f['ratio_to_baseline']:.3f}", cpu_ratio(f, ping), f"≥ {TARGETS[key]:.2f}")
+            + (verdict(ok),)
         )
     mail = report["mail"]
     rate = mail.get("per_second") or 0.0

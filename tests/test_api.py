@@ -455,6 +455,7 @@ def test_it_answers_in_the_shapes_the_document_describes(client, signatories, do
 
     assert_shape(client.get(LETTER_URL).json(), "Letter")
     assert_shape(client.get(COUNT_URL).json(), "Count")
+    assert_shape(client.get(f"{LETTER_URL}/timeline").json(), "Timeline")
     page = client.get(SIGNATURES_URL).json()
     assert_shape(page, "SignaturePage")
     for row in page["signatures"]:

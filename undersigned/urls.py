@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
+from django.views.generic import TemplateView
 
 from undersigned.accounts import login
 from undersigned.letters import history, members
@@ -23,6 +24,11 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/", include("undersigned.accounts.urls")),
     path("api/v1/", include("undersigned.api.urls")),
+    path(
+        "accessibility/",
+        TemplateView.as_view(template_name="accessibility.html"),
+        name="accessibility",
+    ),
     path("health", health.health, name="health"),
     path("ping", health.ping, name="ping"),
     path("admin/", admin.site.urls),

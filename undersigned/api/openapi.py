@@ -113,6 +113,46 @@ def document() -> dict:
                     },
                 },
             },
+            "/api/v1/letters/{slug}/timeline": {
+                "get": {
+                    "summary": "How the letter grew: cumulative counted signatures at the end of "
+                    "each hour or day (buckets of fewer than k merge with the next; members-only "
+                    "and small letters by day only). Any site may read it (CORS *)",
+                    "parameters": [
+                        _slug,
+                        {
+                            "name": "bucket",
+                            "in": "query",
+                            "required": False,
+                            "schema": {"type": "string", "enum": ["hour", "day"], "default": "day"},
+                        },
+                        {
+                            "name": "format",
+                            "in": "query",
+                            "required": False,
+                            "schema": {
+                                "type": "string",
+                                "enum": ["json", "csv"],
+                                "default": "json",
+                            },
+                        },
+                    ],
+                    "responses": {
+                        "200": {
+                            "description": "The points, as JSON or (format=csv) as CSV",
+                            "content": {
+                                "application/json": {
+                                    "schema": {"$ref": "#/components/schemas/Timeline"}
+                                },
+                                "text/csv": {"schema": {"type": "string"}},
+                            },
+                        },
+                        "400": _error,
+                        "403": _error,
+                        "404": _error,
+                    },
+                },
+            },
             "/api/v1/letters/{slug}/events": {
                 "get": {
                     "summary": "The letter's public timeline, newest first: publication, "
@@ -316,6 +356,68 @@ def document() -> dict:
                             "items": {"$ref": "#/components/schemas/Demand"},
                         },
                         "events_url": {"type": "string", "format": "uri"},
+                        "goal": {
+                            "type": ["integer", "null"],
+                            "minimum": 1,
+                            "description": "The organizers' goal, if any (it may be raised)",
+                        },
+                        "milestones": {
+                            "type": "array",
+                            "description": "Counts the letter reached, each with the hour it "
+                            "first did (never removed when the count falls back)",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "count": {"type": "integer"},
+                                    "reached_at": {"type": "string", "format": "date-time"},
+                                },
+                            },
+                        },
+                        "breakdown": {
+                            "type": ["object", "null"],
+                            "description": "Counted signatures by department and by how they "
+                            'were verified; groups of fewer than k fold into "other"',
+                            "properties": {
+                                "department": {
+                                    "type": "object",
+                                    "additionalProperties": {"type": "integer"},
+                                },
+                                "verification": {
+                                    "type": "object",
+                                    "additionalProperties": {"type": "integer"},
+                                },
+                            },
+                        },
+                        "organized_by": {
+                            "type": "string",
+                            "description": 'How the organizers are named ("the organizers" '
+                            "when they give no name)",
+                        },
+                    },
+                },
+                "Timeline": {
+                    "type": "object",
+                    "required": ["bucket", "points"],
+                    "properties": {
+                        "bucket": {
+                            "type": "string",
+                            "enum": ["hour", "day"],
+                            "description": "The bucket shown (day, when hours would be too fine)",
+                        },
+                        "k": {
+                            "type": "integer",
+                            "description": "No bucket or group holds fewer signatures",
+                        },
+                        "points": {
+                            "type": "array",
+                            "items": {
+                                "type": "object",
+                                "properties": {
+                                    "t": {"type": "string", "format": "date-time"},
+                                    "count": {"type": "integer", "minimum": 0},
+                                },
+                            },
+                        },
                     },
                 },
                 "Count": {

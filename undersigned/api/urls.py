@@ -1,13 +1,13 @@
 from django.urls import path
 
-from undersigned.api import openapi, views
+from undersigned.api import momentum, openapi, views
 from undersigned.api import organize as organizer
 
 app_name = "api"
 urlpatterns = [
     path("openapi.json", openapi.openapi_json, name="openapi"),
     path("letters/<slug:slug>", views.letter, name="letter"),
-    path("letters/<slug:slug>/count", views.count, name="count"),
+    path("letters/<slug:slug>/count", momentum.cross_origin(views.count), name="count"),
     path("letters/<slug:slug>/signatures", views.signatures, name="signatures"),
     path("letters/<slug:slug>/events", views.events, name="events"),
     path("organize/letters", organizer.letters, name="organize-letters"),
@@ -18,4 +18,5 @@ urlpatterns = [
     path("organize/letters/<slug:slug>/responses", organizer.responses, name="organize-responses"),
     path("organize/letters/<slug:slug>/demands/<int:pk>", organizer.demand, name="organize-demand"),
     path("organize/letters/<slug:slug>/export", organizer.export, name="organize-export"),
+    path("letters/<slug:slug>/timeline", momentum.timeline, name="timeline"),
 ]

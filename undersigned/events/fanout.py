@@ -51,6 +51,7 @@ def _trend_alert(event: Event) -> dict:
 # The context of each mail kind that a fan-out sends, besides the event and its letter.
 CONTEXT: dict[str, Callable[[Event], dict]] = {
     "key-added": lambda event: dict(event.data),
+    "milestone": lambda event: dict(event.data),
     "trend-alert": _trend_alert,
     "news": lambda event: {},  # per subscriber: subscriptions.services.deliver
     "tip-recipient-added": lambda event: dict(event.data),

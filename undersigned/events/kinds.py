@@ -195,6 +195,17 @@ KINDS = _kinds(
         "{user} no longer receives the instance's tips",
         frozenset({"user"}),
     ),
+    # Recorded by the counter (the worker), dated to the hour: the hour could otherwise date
+    # the signature that reached it.
+    Kind(
+        "letter.milestone",
+        _PUBLIC,
+        "{count} signatures",
+        frozenset({"count"}),
+        exact_time=False,
+        fan_out=FanOut.ORGANIZERS,
+        mail="milestone",
+    ),
     # Recorded by the worker: dated to the hour. The alert names the trend row (which holds
     # the key, and goes with the address hashes), not the key itself.
     Kind(

@@ -26,6 +26,9 @@ class LetterForm(forms.ModelForm):
             "slug",
             "addressed_to",
             "body",
+            "goal",
+            "extra_milestones",
+            "organized_by",
             "visibility",
             "deadline",
             "time_zone",
@@ -48,6 +51,7 @@ class LetterForm(forms.ModelForm):
     # What the create and edit pages show together, essentials first.
     GROUPS = (
         ("The letter", ("title", "addressed_to", "body", "slug")),
+        ("On the letter's page", ("organized_by", "goal", "extra_milestones")),
         (
             "Who signs, and how they are verified",
             ("visibility", "organization", "domains", "include_subdomains"),

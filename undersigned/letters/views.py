@@ -9,7 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 
-from undersigned.letters import members, services, timeline
+from undersigned.letters import growth, members, services, timeline
 from undersigned.letters.models import Letter, SlugRedirect
 from undersigned.signatures.forms import MemberSignatureForm, SignatureForm
 from undersigned.signatures.models import Signature, parse_cursor, public_page
@@ -79,8 +79,15 @@ def letter_context(letter: Letter, request, form=None) -> dict:
         after = None
     signatories, next_cursor = public_page(letter, after)
     entries, more = timeline.entries(letter, limit=TIMELINE_ON_PAGE)
+    shown, points = growth.chart_points(letter)
     return {
+        "growth_bucket": shown,
+        "growth_points": points,
+        "growth_desc": growth.describe(letter, shown, points),
+        "breakdown": growth.breakdown(letter),
+        "smallest_group": settings.SMALLEST_GROUP,
         "letter": letter,
+        "letter_url": letter.share_url,
         "signing_paused": services.pause_message(letter),
         "invalidations": letter.invalidations.filter(undone_at__isnull=True),
         "form": form if form is not None else _signing_form(letter, request),
@@ -175,4 +182,6 @@ def _signed_as_member(request, letter: Letter, receipt: str):
 
 def signed(request, slug):
     letter = get_published_letter(slug)
-    return render(request, "letters/signed.html", {"letter": letter})
+    return render(
+        request, "letters/signed.html", {"letter": letter, "letter_url": letter.share_url}
+    )

@@ -142,6 +142,9 @@ def apply_deltas(batch: int = 5000) -> int:
                 counted_at=now,
             )
         _add_tallies({key: n for key, n in tallies.items() if n})
+        from undersigned.letters.milestones import stamp
+
+        stamp([letter_id for letter_id, total in totals.items() if total[0] > 0], now)
     refresh_counts(list(totals))  # after the commit, for readers in other processes
     return len(rows)
 

@@ -10,6 +10,7 @@ from undersigned.letters.models.letter import (
     _new_key_salt,  # noqa: F401  (migration 0001 names it here)
 )
 from undersigned.letters.models.life import Demand, DemandNote, Response, Update, Version
+from undersigned.letters.models.milestones import Milestone
 from undersigned.letters.models.team import Invitation, Organizer, SlugRedirect
 
 __all__ = [
@@ -18,6 +19,7 @@ __all__ = [
     "Invitation",
     "Letter",
     "LetterDict",
+    "Milestone",
     "LetterQuerySet",
     "MemberPass",
     "Organizer",

@@ -15,6 +15,25 @@ from undersigned.lib.tokens import derive_key, keyed_hash
 from undersigned.web.caching import MISSING, letter_key, recent
 
 
+def parse_milestones(value: str) -> list[int]:
+    """The counts in "500, 2500"; raises ValueError for anything but positive numbers."""
+    counts = [int(part) for part in value.replace(",", " ").split()]
+    if any(n < 1 or n > 1_000_000_000 for n in counts):
+        raise ValueError(value)
+    return sorted(set(counts))
+
+
+def validate_milestones(value: str) -> None:
+    from django.core.exceptions import ValidationError
+
+    try:
+        parse_milestones(value)
+    except ValueError:
+        raise ValidationError(
+            "Give whole numbers between 1 and 1,000,000,000, separated by commas."
+        ) from None
+
+
 def _new_key_salt() -> str:
     return secrets.token_hex(32)
 
@@ -73,6 +92,10 @@ class LetterDict(TypedDict):
     versions: list[dict]
     demands: list[dict]
     events_url: str
+    goal: int | None
+    organized_by: str
+    breakdown: dict | None
+    milestones: list[dict]
 
 
 class Letter(models.Model):
@@ -110,6 +133,29 @@ class Letter(models.Model):
         default="UTC",
         db_default="UTC",
         help_text="The deadline is entered and shown in this time zone.",
+    )
+    goal = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="How many signatures you aim for (optional): the page shows progress towards "
+        "it. You may raise it later.",
+    )
+    organized_by = models.CharField(
+        "organized by",
+        max_length=200,
+        blank=True,
+        db_default="",
+        help_text='How the organizers are named on the page, e.g. "Riverside Parents" '
+        '(optional; blank reads "the organizers").',
+    )
+    extra_milestones = models.CharField(
+        "milestones of your own",
+        max_length=200,
+        blank=True,
+        db_default="",
+        help_text="Counts to mark beside 100, 300, 1,000, 3,000, ..., separated by commas "
+        "(optional), e.g. 500, 2500.",
+        validators=[validate_milestones],
     )
     organizers: models.ManyToManyField = models.ManyToManyField(
         settings.AUTH_USER_MODEL, related_name="letters", through="Organizer"
@@ -265,7 +311,18 @@ class Letter(models.Model):
             "versions": life["versions"],
             "demands": life["demands"],
             "events_url": life["events_url"],
+            "goal": self.goal,
+            "organized_by": self.organized_by or "the organizers",
+            "breakdown": self._breakdown() if self.count_is_public() else None,
+            "milestones": [m.to_dict() for m in self.milestones.all()]
+            if self.count_is_public()
+            else [],
         }
+
+    def _breakdown(self) -> dict:
+        from undersigned.letters.growth import breakdown
+
+        return breakdown(self)
 
     def _life(self) -> dict:
         """The versions (with how many signed each), the demands and where the timeline is."""
@@ -286,6 +343,46 @@ class Letter(models.Model):
             "versions": versions,
             "demands": [d.to_dict() for d in self.demands.all()],
             "events_url": settings.BASE_URL + reverse("api:events", args=[self.slug]),
+        }
+
+    def milestone_thresholds(self) -> list[int]:
+        from undersigned.letters.models.milestones import default_thresholds
+
+        try:
+            extra = parse_milestones(self.extra_milestones)
+        except ValueError:
+            extra = []
+        return sorted({*default_thresholds(), *extra})
+
+    @property
+    def share_url(self) -> str:
+        return settings.BASE_URL + self.get_absolute_url()
+
+    @property
+    def share_description(self) -> str:
+        """The one line a shared link previews with (meta description, Open Graph)."""
+        to = f" to {self.addressed_to}" if self.addressed_to else ""
+        parts = [f"An open letter{to}."]
+        if self.count_is_public():
+            n = self.signature_count
+            parts.append(f"{n:,} signature{'' if n == 1 else 's'}, each confirmed.")
+        if self.accepts_signatures:
+            parts.append("Read it and sign.")
+        return " ".join(parts)
+
+    @property
+    def progress(self) -> dict | None:
+        """The progress bar towards the goal: the bar's scale keeps a tenth past the count
+        once the goal is passed, so a letter past its goal still shows room to grow."""
+        if not self.goal:
+            return None
+        count = self.signature_count
+        scale = max(self.goal, count + max(count // 10, 1)) if count >= self.goal else self.goal
+        return {
+            "goal": self.goal,
+            "scale": scale,
+            "percent": min(100, round(100 * count / self.goal)),
+            "reached": count >= self.goal,
         }
 
     @property

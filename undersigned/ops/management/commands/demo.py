@@ -138,7 +138,12 @@ class Command(BaseCommand):
             if letter is None:
                 letter = services.create(
                     Letter(
-                        slug=SLUG, title=TITLE, body=BODY, addressed_to="Riverside Town Council"
+                        slug=SLUG,
+                        title=TITLE,
+                        body=BODY,
+                        addressed_to="Riverside Town Council",
+                        organized_by="Riverside Cyclists",
+                        goal=500,
                     ),
                     [organizer],
                     via="command",

@@ -1,0 +1,153 @@
+"""How a letter grew, and who signed it in aggregate, shown so that nobody can be singled out.
+
+Growth is the cumulative count of counted signatures by the hour (or day) they were
+confirmed (``confirmed_at``, kept to the hour). No bucket holding fewer than
+``SMALLEST_GROUP`` (k) signatures is shown on its own: it merges with the next one, and a
+thin tail merges into the last shown point. Members-only letters and small letters (fewer
+than ``SMALL_LETTER`` signatures) are shown by day only, whatever is asked. A breakdown
+folds every group smaller than k into "other" (and, if "other" is itself smaller than k,
+the smallest shown group with it), so no group can be narrowed to a few people."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+
+from django.conf import settings
+from django.core.cache import cache
+from django.db.models import Count
+
+from undersigned.letters.models import Letter
+from undersigned.web.caching import letter_key
+
+BUCKETS = ("hour", "day")
+SMALL_LETTER = 100  # fewer signatures than this: days, never hours
+GROWTH_SECONDS = 60  # how long the shared cache keeps a letter's growth
+OTHER = "other"
+
+
+def _k() -> int:
+    return settings.SMALLEST_GROUP
+
+
+def effective_bucket(letter: Letter, bucket: str) -> str:
+    """The bucket actually shown: members-only and small letters are coarser (days)."""
+    if letter.members_only or letter.signature_count < SMALL_LETTER:
+        return "day"
+    return bucket
+
+
+def _hourly(letter: Letter) -> list[tuple[datetime, int]]:
+    """(hour, counted signatures confirmed in it), oldest first, from the signatures."""
+    from undersigned.signatures.models import Signature
+
+    rows = (
+        Signature.objects.counted()
+        .filter(letter=letter, confirmed_at__isnull=False)
+        .values_list("confirmed_at")
+        .annotate(n=Count("id"))
+        .order_by("confirmed_at")
+    )
+    return list(rows)
+
+
+def merge_sparse(buckets: list[tuple[datetime, int]], k: int) -> list[tuple[datetime, int]]:
+    """Merge each bucket of fewer than ``k`` signatures into the next; a thin tail into the
+    last merged bucket (dated by its own end). Nothing is shown if all hold fewer than k."""
+    merged: list[tuple[datetime, int]] = []
+    pending = 0
+    for moment, n in buckets:
+        pending += n
+        if pending >= k:
+            merged.append((moment, pending))
+            pending = 0
+    if pending and merged:
+        merged[-1] = (buckets[-1][0], merged[-1][1] + pending)
+    return merged
+
+
+def points(letter: Letter, bucket: str) -> list[dict]:
+    """``[{"t": ISO-8601, "count": cumulative}]`` at the end of each shown bucket."""
+    bucket = effective_bucket(letter, bucket)
+    key = letter_key("growth", letter.slug, bucket)
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    hourly = _hourly(letter)
+    if bucket == "day":
+        days: Counter[datetime] = Counter()
+        for hour, n in hourly:
+            days[hour.replace(hour=0)] += n
+        hourly = sorted(days.items())
+    total = 0
+    result = []
+    for moment, n in merge_sparse(hourly, _k()):
+        total += n
+        result.append({"t": moment.isoformat(), "count": total})
+    cache.set(key, result, GROWTH_SECONDS)
+    return result
+
+
+def fold(groups: dict[str, int], k: int | None = None) -> dict[str, int]:
+    """Groups of at least ``k``; the rest summed as "other", which is itself at least k (the
+    smallest shown group joins it until it is) or absent."""
+    k = _k() if k is None else k
+    shown = {name: n for name, n in groups.items() if n >= k and name != OTHER}
+    other = sum(n for name, n in groups.items() if name not in shown)
+    while 0 < other < k and shown:
+        smallest = min(shown, key=lambda name: (shown[name], name))
+        other += shown.pop(smallest)
+    if other >= k:
+        shown[OTHER] = other
+    return dict(sorted(shown.items(), key=lambda item: (item[0] == OTHER, -item[1], item[0])))
+
+
+def breakdown(letter: Letter) -> dict[str, dict[str, int]]:
+    """Counted signatures by department and by how they were verified, folded (``fold``)."""
+    key = letter_key("breakdown", letter.slug)
+    cached = cache.get(key)
+    if cached is None:
+        cached = _breakdown(letter)
+        cache.set(key, cached, GROWTH_SECONDS)
+    return cached
+
+
+def _breakdown(letter: Letter) -> dict[str, dict[str, int]]:
+    from undersigned.signatures.models import Signature, Tally
+
+    departments = dict(
+        Tally.objects.filter(letter=letter, dimension=Tally.Dimension.DEPARTMENT)
+        .exclude(key="")
+        .values_list("key", "signatures")
+    )
+    verified = (
+        Signature.objects.counted()
+        .filter(letter=letter)
+        .exclude(verified_domain="")
+        .values_list("verified_domain")
+        .annotate(n=Count("id"))
+    )
+    verification: dict[str, int] = {
+        f"email at {domain}": n for domain, n in (verified if letter.domain_list else [])
+    }
+    unverified = letter.signature_count - sum(verification.values())
+    if unverified > 0:
+        verification["email, not at the organization"] = unverified
+    return {"department": fold(departments), "verification": fold(verification)}
+
+
+def chart_points(letter, bucket: str = "day") -> tuple[str, list[tuple[str, int]]]:
+    """The shown bucket and (label, cumulative count) for each point."""
+    shown = effective_bucket(letter, bucket)
+    fmt = "%Y-%m-%d %H:00 UTC" if shown == "hour" else "%Y-%m-%d"
+    return shown, [
+        (datetime.fromisoformat(p["t"]).strftime(fmt), p["count"]) for p in points(letter, bucket)
+    ]
+
+
+def describe(letter, shown: str, points: list[tuple[str, int]]) -> str:
+    if not points:
+        return "Too few signatures yet to show how the letter grew without singling anyone out."
+    per = "hour" if shown == "hour" else "day"
+    steps = "; ".join(f"{label}: {n:,}" for label, n in points)
+    return f"Confirmed signatures over time, cumulative, by {per}. {steps}."
