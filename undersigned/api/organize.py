@@ -23,6 +23,7 @@ from undersigned.api.views import error
 from undersigned.letters import services, timeline
 from undersigned.letters.forms import LetterForm
 from undersigned.letters.models import Demand, Letter, Organizer
+from undersigned.organize.forms import DemandStatusForm, ResponseForm, UpdateForm
 from undersigned.signatures.models import Signature
 from undersigned.signatures.services import SigningError
 
@@ -95,6 +96,11 @@ def _body(request) -> dict | None:
 
 def _bad_json() -> JsonResponse:
     return error("The body must be a JSON object.", 400)
+
+
+def _lines(data: dict, *names: str) -> dict:
+    """The workspace's forms take links one per line; the API takes them as a list."""
+    return {n: "\n".join(map(str, data[n])) for n in names if isinstance(data.get(n), list)}
 
 
 def _form_error(form: forms.BaseForm) -> JsonResponse:
@@ -171,11 +177,6 @@ def close(request, slug):
     return _act(request, slug, services.close)
 
 
-class UpdateInput(forms.Form):
-    body = forms.CharField(max_length=20_000)
-    mail = forms.BooleanField(required=False)
-
-
 @token_view({"POST": "write"})
 def updates(request, slug):
     """Post an update (``body``; ``mail``: also mail the subscribers)."""
@@ -183,7 +184,7 @@ def updates(request, slug):
     data = _body(request)
     if data is None:
         return _bad_json()
-    form = UpdateInput(data)
+    form = UpdateForm(data)
     if not form.is_valid():
         return _form_error(form)
     try:
@@ -199,22 +200,6 @@ def updates(request, slug):
     return JsonResponse({"id": update.pk, "body": update.body}, status=201)
 
 
-class ResponseInput(forms.Form):
-    by = forms.CharField(max_length=200)
-    role = forms.CharField(max_length=200, required=False)
-    date = forms.DateField(input_formats=["%Y-%m-%d"])
-    quote = forms.CharField(max_length=20_000)
-    sources = forms.JSONField()
-    note = forms.CharField(max_length=5_000, required=False)
-    mail = forms.BooleanField(required=False)
-
-    def clean_sources(self):
-        sources = self.cleaned_data["sources"]
-        if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
-            raise forms.ValidationError("Give the sources as a list of URLs.")
-        return sources
-
-
 @token_view({"POST": "write"})
 def responses(request, slug):
     """Record the addressee's response (``by``, ``date`` YYYY-MM-DD, ``quote``, ``sources``)."""
@@ -222,9 +207,7 @@ def responses(request, slug):
     data = _body(request)
     if data is None:
         return _bad_json()
-    if isinstance(data.get("sources"), list):
-        data = {**data, "sources": json.dumps(data["sources"])}
-    form = ResponseInput(data)
+    form = ResponseForm({**data, **_lines(data, "sources", "note_sources")})
     if not form.is_valid():
         return _form_error(form)
     clean = form.cleaned_data
@@ -237,6 +220,7 @@ def responses(request, slug):
             quote=clean["quote"],
             sources=clean["sources"],
             note=clean["note"],
+            note_sources=clean["note_sources"],
             mail=clean["mail"],
             actor=request.user,
             via="api",
@@ -246,12 +230,6 @@ def responses(request, slug):
     return JsonResponse({"id": response.pk, "date": date.isoformat(clean["date"])}, status=201)
 
 
-class DemandInput(forms.Form):
-    status = forms.ChoiceField(choices=Demand.Status.choices)
-    note = forms.CharField(max_length=5_000, required=False)
-    mail = forms.BooleanField(required=False)
-
-
 @token_view({"POST": "write"})
 def demand(request, slug, pk):
     """Set a demand's status (``status``: open, met, partly-met, refused; ``note``)."""
@@ -259,7 +237,7 @@ def demand(request, slug, pk):
     data = _body(request)
     if data is None:
         return _bad_json()
-    form = DemandInput(data)
+    form = DemandStatusForm({**data, "demand": pk})
     if not form.is_valid():
         return _form_error(form)
     target = Demand.objects.filter(pk=pk, letter=found).first()
