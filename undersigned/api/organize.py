@@ -24,11 +24,9 @@ from undersigned.letters import services, timeline
 from undersigned.letters.forms import LetterForm
 from undersigned.letters.models import Demand, Letter, Organizer
 from undersigned.organize.forms import DemandStatusForm, ResponseForm, UpdateForm
-from undersigned.signatures.models import Signature
 from undersigned.signatures.services import SigningError
 
 UNAUTHORIZED = "A valid API token is needed: send it as 'Authorization: Bearer <token>'."
-PENDING_ROUNDING = 10
 VIEWER, EDITOR, OWNER = Organizer.Role.VIEWER, Organizer.Role.EDITOR, Organizer.Role.OWNER
 
 
@@ -109,7 +107,6 @@ def _form_error(form: forms.BaseForm) -> JsonResponse:
 
 
 def _summary(letter: Letter, role: str) -> dict:
-    pending = Signature.objects.pending().filter(letter=letter).count()
     return {
         "slug": letter.slug,
         "title": letter.title,
@@ -117,9 +114,9 @@ def _summary(letter: Letter, role: str) -> dict:
         "role": role,
         "url": letter.to_dict()["url"],
         "counts": {
-            # Rounded down: an exact, live pending count would tell an organizer whether an
-            # address they typed into the form had signed before (a repeat adds no row).
-            "pending": pending - pending % PENDING_ROUNDING,
+            # What the counter keeps, and no pending figure: one that moves with each new
+            # signature tells an organizer whether an address they typed had signed (the
+            # workspace shows none either). Rounding only moves the edge an organizer probes.
             "confirmed": letter.signature_count,
             "verified": letter.verified_count,
             "held": letter.held_count,

@@ -115,12 +115,8 @@ def organizer_document(doc: dict) -> dict:
     )
     counts = {
         "type": "object",
-        "required": ["pending", "confirmed", "verified", "held"],
+        "required": ["confirmed", "verified", "held"],
         "properties": {
-            "pending": {
-                "type": "integer",
-                "description": "Waiting for confirmation, rounded down to a multiple of 10",
-            },
             "confirmed": {"type": "integer"},
             "verified": {"type": "integer"},
             "held": {"type": "integer"},
