@@ -37,6 +37,16 @@ def reset_link(address: str) -> str:
     return re.search(r"https?://\S+(/accounts/reset/\S+/)", body).group(1)
 
 
+def test_asking_again_and_again_mails_an_organizer_only_a_few_times(client, organizer, settings):
+    """A stranger who knows an organizer's address cannot flood their inbox with resets."""
+    for _ in range(20):
+        assert ask_reset(client, "olivia@example.org").status_code == 302
+    settle()
+    assert (
+        len(mails_to("olivia@example.org", "password-reset")) == settings.MAILS_PER_ADDRESS_PER_HOUR
+    )
+
+
 def test_the_reset_page_says_the_same_for_known_and_unknown_addresses(client, organizer):
     known = ask_reset(client, "olivia@example.org")
     unknown = ask_reset(client, "nobody@example.org")

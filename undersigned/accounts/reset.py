@@ -15,13 +15,16 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
 from undersigned.accounts.sessions import end_all
-from undersigned.outbox import mail
+from undersigned.outbox import mail, quota
 
 
 class ResetForm(PasswordResetForm):
     def save(self, *args, **kwargs):  # type: ignore[override]
         email = self.cleaned_data["email"]
-        users = list(self.get_users(email))
+        # A stranger can ask for this mail: it counts against the address's hourly cap, as
+        # every such mail does, and the cap is asked about known and unknown addresses alike.
+        within_cap = quota.allow([email])[0]
+        users = list(self.get_users(email)) if within_cap else []
         for user in users:
             mail.send_password_reset(user.email, user, _link(user))
         if not users:  # the same work, so that the answer takes as long

@@ -3,9 +3,9 @@ be a tool to flood someone's work inbox (200 signing requests in 2 s used to sen
 mails), nor to write them 200 times into their employer's mail logs.
 
 Every mail that a stranger can cause (confirmations, "you already signed", members-only
-links) asks ``allow`` first; over the cap, no mail is queued, and nothing in any answer says
-so. Mail to the instance's own people (organizers, operators) is not capped: only they can
-cause it, and it carries warnings that must arrive."""
+links, password resets) asks ``allow`` first; over the cap, no mail is queued, and nothing
+in any answer says so. Mail to the instance's own people (organizers, operators) is not
+capped: only they can cause it, and it carries warnings that must arrive."""
 
 from __future__ import annotations
 
