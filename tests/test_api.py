@@ -181,9 +181,11 @@ def test_it_lists_only_confirmed_public_signatories_and_only_their_public_fields
         "comment": None,
         "department": "",
         "verified_domain": None,
+        "forge": None,
+        "verification": None,
     }
     assert {tuple(sorted(row)) for row in body["signatures"]} == {
-        ("affiliation", "comment", "department", "name", "verified_domain")
+        ("affiliation", "comment", "department", "forge", "name", "verification", "verified_domain")
     }
     text = response.content.decode()
     for secret in ["Hidden Hannah", "Counted Carl", "Pending Pia", "@example.org"]:
@@ -487,7 +489,7 @@ def test_it_answers_in_the_shapes_the_document_describes(client, signatories, do
     assert_shape(sign(client, name="Zed", email="zed@example.org").json(), "Accepted")
     assert_shape(sign(client, name="", email="").json(), "ValidationError")
     assert_shape(client.get(f"{API}/letters/nope").json(), "Error")
-    from undersigned.api.views import FIELDS
+    from undersigned.api.views import FIELDS, FORGE_FIELDS
 
-    assert set(schemas["SignatureInput"]["properties"]) == set(FIELDS)
+    assert set(schemas["SignatureInput"]["properties"]) == set(FIELDS + FORGE_FIELDS)
     assert {"name", "email", "affiliation", "department", "comment", "display"} <= set(FIELDS)

@@ -221,6 +221,15 @@ MAX_REQUEST_BYTES = _get(envint, "UNDERSIGNED_MAX_REQUEST_BYTES", 64 * 1024, 102
 
 # The tip line (undersigned/tips/). Conversations idle this many days are deleted, and
 # messages older than that.
+# Code-forge identity: `<base>/<user>.keys` lists a user's SSH public keys (tests point these
+# at a local server). A signer proves an account by signing a challenge with one of them.
+FORGE_URLS = {
+    "github": envstr("UNDERSIGNED_FORGE_GITHUB_URL", "https://github.com").rstrip("/"),
+    "gitlab": envstr("UNDERSIGNED_FORGE_GITLAB_URL", "https://gitlab.com").rstrip("/"),
+    "codeberg": envstr("UNDERSIGNED_FORGE_CODEBERG_URL", "https://codeberg.org").rstrip("/"),
+}
+FORGE_TIMEOUT_SECONDS = _get(envint, "UNDERSIGNED_FORGE_TIMEOUT", 5, 1, fallback=5)
+FORGE_CHALLENGE_MINUTES = 10
 TIP_RETENTION_DAYS = _get(envint, "UNDERSIGNED_TIP_RETENTION_DAYS", 90, 1, fallback=90)
 # Files one tip message may carry, and their size in all (bytes); 0 files: text only.
 TIP_MAX_FILES = _get(envint, "UNDERSIGNED_TIP_MAX_FILES", 5, 0, fallback=5)

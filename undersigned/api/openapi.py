@@ -113,6 +113,30 @@ def document() -> dict:
                     },
                 },
             },
+            "/api/v1/letters/{slug}/forge-challenges": {
+                "post": {
+                    "summary": "A challenge for a GitHub, GitLab or Codeberg account to sign with "
+                    "one of its SSH keys (ssh-keygen -Y sign), valid ten minutes, once; sign "
+                    "then with forge, forge_username, challenge and ssh_signature",
+                    "parameters": [_slug],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/ForgeChallengeInput"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": _json("ForgeChallenge", "The challenge and how to sign it"),
+                        "400": _error,
+                        "403": _error,
+                        "404": _error,
+                        "409": _error,
+                        "413": _error,
+                    },
+                }
+            },
             "/api/v1/letters/{slug}/timeline": {
                 "get": {
                     "summary": "How the letter grew: cumulative counted signatures at the end of "
@@ -441,6 +465,18 @@ def document() -> dict:
                     "when the signer chose to hide their name.",
                     "required": ["name", "affiliation", "department", "comment", "verified_domain"],
                     "properties": {
+                        "forge": {
+                            "type": ["string", "null"],
+                            "enum": ["github", "gitlab", "codeberg", None],
+                            "description": "The code forge whose account the signer proved "
+                            "with an SSH signature, if any",
+                        },
+                        "verification": {
+                            "type": ["string", "null"],
+                            "description": "How the signer was verified, as the page shows "
+                            "it: 'works at example.com', 'github.com/<user>' (a public signer's "
+                            "forge account) or 'verified GitHub account' (a hidden one's)",
+                        },
                         "name": {"type": ["string", "null"]},
                         "affiliation": {"type": ["string", "null"]},
                         "department": {
@@ -453,7 +489,7 @@ def document() -> dict:
                         "verified_domain": {
                             "type": ["string", "null"],
                             "description": "The organization domain the signer proved an "
-                            "address at, if any",
+                            "address at, if any (null for a forge account)",
                         },
                     },
                 },
@@ -470,9 +506,25 @@ def document() -> dict:
                 },
                 "SignatureInput": {
                     "type": "object",
-                    "required": ["name", "email"],
+                    "description": "email is required unless the four forge fields prove a "
+                    "code-forge account (see forge-challenges); with both, the usual "
+                    "confirmation mail follows",
+                    "required": ["name"],
                     "additionalProperties": False,
                     "properties": {
+                        "forge": {"type": "string", "enum": ["github", "gitlab", "codeberg"]},
+                        "forge_username": {"type": "string", "maxLength": 64},
+                        "challenge": {
+                            "type": "string",
+                            "maxLength": 500,
+                            "description": "The challenge from forge-challenges, unchanged",
+                        },
+                        "ssh_signature": {
+                            "type": "string",
+                            "maxLength": 8000,
+                            "description": "The armored signature that `ssh-keygen -Y sign` "
+                            "printed for the challenge",
+                        },
                         "name": {"type": "string", "minLength": 1, "maxLength": 200},
                         "email": {"type": "string", "format": "email", "maxLength": 254},
                         "affiliation": {"type": "string", "maxLength": 200},
@@ -499,7 +551,45 @@ def document() -> dict:
                 "Accepted": {
                     "type": "object",
                     "required": ["status"],
-                    "properties": {"status": {"type": "string", "const": "pending_confirmation"}},
+                    "properties": {
+                        "status": {"type": "string", "enum": ["pending_confirmation", "signed"]},
+                        "receipt_url": {
+                            "type": "string",
+                            "description": "Only for a forge account signing without an "
+                            "email: the signer's private link (withdraw, change display), shown "
+                            "this once",
+                        },
+                    },
+                },
+                "ForgeChallengeInput": {
+                    "type": "object",
+                    "required": ["forge", "username"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "forge": {"type": "string", "enum": ["github", "gitlab", "codeberg"]},
+                        "username": {"type": "string", "maxLength": 64},
+                    },
+                },
+                "ForgeChallenge": {
+                    "type": "object",
+                    "required": ["challenge", "namespace", "expires_at", "command", "commands"],
+                    "properties": {
+                        "challenge": {"type": "string"},
+                        "namespace": {"type": "string"},
+                        "expires_at": {"type": "string", "format": "date-time"},
+                        "command": {
+                            "type": "string",
+                            "description": "The shell command that signs it (Linux, macOS)",
+                        },
+                        "commands": {
+                            "type": "object",
+                            "properties": {
+                                "linux": {"type": "string"},
+                                "macos": {"type": "string"},
+                                "windows": {"type": "string"},
+                            },
+                        },
+                    },
                 },
             }
         },

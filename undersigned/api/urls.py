@@ -10,6 +10,7 @@ urlpatterns = [
     path("letters/<slug:slug>/count", momentum.cross_origin(views.count), name="count"),
     path("letters/<slug:slug>/signatures", views.signatures, name="signatures"),
     path("letters/<slug:slug>/events", views.events, name="events"),
+    path("letters/<slug:slug>/forge-challenges", views.forge_challenges, name="forge-challenges"),
     path("organize/letters", organizer.letters, name="organize-letters"),
     path("organize/letters/<slug:slug>", organizer.letter, name="organize-letter"),
     path("organize/letters/<slug:slug>/publish", organizer.publish, name="organize-publish"),

@@ -3,20 +3,28 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from functools import wraps
 
+from django.conf import settings
 from django.http import Http404, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from undersigned.letters import timeline
 from undersigned.letters.models import Letter
-from undersigned.letters.views import LetterMoved, get_published_letter
+from undersigned.letters.views import LetterMoved, forge_scope, get_published_letter
+from undersigned.signatures import forge
 from undersigned.signatures.counting import count_entry
-from undersigned.signatures.forms import SignatureForm
+from undersigned.signatures.forms import ForgeSignatureForm, SignatureForm
 from undersigned.signatures.models import parse_cursor, public_page
 from undersigned.signatures.privacy import client_ip
-from undersigned.signatures.services import SigningError, sign
+from undersigned.signatures.services import (
+    SigningError,
+    check_forge_allowed,
+    sign,
+    sign_with_forge,
+)
 from undersigned.web.caching import answer, cached_response, letter_key
 
 
@@ -151,11 +159,14 @@ def _members_only() -> JsonResponse:
 
 
 FIELDS = ("name", "email", "affiliation", "department", "comment", "display", "version", "updates")
+# Signing as a code-forge account: all four, in place of or beside ``email``.
+FORGE_FIELDS = ("forge", "forge_username", "challenge", "ssh_signature")
 # Fields that are not text, and the JSON types they take.
 TYPED = {"version": (int,), "updates": (bool,)}
 
 
-def _sign(request, letter):
+def _json_object(request) -> dict | JsonResponse:
+    """The request's JSON object, or the error to answer."""
     try:
         payload = json.loads(request.body.decode("utf-8"))
     except UnicodeDecodeError:
@@ -164,7 +175,14 @@ def _sign(request, letter):
         return error("The request body is not valid JSON.", 400)
     if not isinstance(payload, dict):
         return error("Send a JSON object with the signing form's fields.", 400)
-    unknown = sorted(set(payload) - set(FIELDS))
+    return payload
+
+
+def _sign(request, letter):
+    payload = _json_object(request)
+    if isinstance(payload, JsonResponse):
+        return payload
+    unknown = sorted(set(payload) - set(FIELDS + FORGE_FIELDS))
     if unknown:
         return error(
             f"Unknown fields: {', '.join(unknown)}.",
@@ -186,15 +204,81 @@ def _sign(request, letter):
         )
     if "updates" in payload:
         payload = {**payload, "updates": "on" if payload["updates"] else ""}
-    form = SignatureForm(payload)
+    with_forge = any(name in payload for name in FORGE_FIELDS)
+    form = (ForgeSignatureForm if with_forge else SignatureForm)(payload)
     if not form.is_valid():
         fields = {name: [str(m) for m in messages] for name, messages in form.errors.items()}
         return error("Some fields need attention.", 400, fields=fields)
     try:
+        if with_forge:
+            return _sign_as_forge_account(request, letter, form)
         sign(letter, form.signature_data(), client_ip(request))
     except SigningError as exc:
         return error(str(exc), exc.status)
     return HttpResponse(ACCEPTED, content_type="application/json", status=202)
+
+
+def _sign_as_forge_account(request, letter, form) -> HttpResponse:
+    data = form.cleaned_data
+    try:
+        forge.count_attempt(client_ip(request))
+        proof = forge.prove(
+            *forge_scope(letter),
+            data["forge"],
+            data["forge_username"],
+            data["challenge"],
+            data["ssh_signature"],
+        )
+    except forge.ForgeError as exc:
+        return error(str(exc), 400)
+    signature = replace(form.signature_data(), proof=proof)
+    if signature.email:
+        sign(letter, signature, client_ip(request))
+        return HttpResponse(ACCEPTED, content_type="application/json", status=202)
+    receipt = sign_with_forge(letter, signature, client_ip(request))
+    body = {"status": "signed", "receipt_url": f"{settings.BASE_URL}/s/{receipt}"}
+    response = JsonResponse(body, status=202)
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@sensitive_variables("payload")
+@api_view(["POST"])
+def forge_challenges(request, slug):
+    """A challenge for a code-forge account to sign (``signatures.forge``)."""
+    letter = _published_letter(slug)
+    if letter is None:
+        return _not_found(slug)
+    payload = _json_object(request)
+    if isinstance(payload, JsonResponse):
+        return payload
+    unknown = sorted(set(payload) - {"forge", "username"})
+    if unknown:
+        return error(f"Unknown fields: {', '.join(unknown)}; send forge and username.", 400)
+    if not all(isinstance(payload.get(name), str) for name in ("forge", "username")):
+        return error("Send forge (github, gitlab or codeberg) and username, as strings.", 400)
+    try:
+        if letter.members_only:
+            return _members_only()
+        if not letter.accepts_signatures:
+            return error("This letter is closed and no longer takes signatures.", 409)
+        check_forge_allowed(letter)
+        forge.count_attempt(client_ip(request))
+        challenge = forge.new_challenge(*forge_scope(letter), payload["forge"], payload["username"])
+    except (SigningError, forge.ForgeError) as exc:
+        return error(str(exc), 400)
+    response = JsonResponse(
+        {
+            "challenge": challenge.text,
+            "namespace": challenge.namespace,
+            "expires_at": challenge.expires_at.isoformat() if challenge.expires_at else None,
+            "command": challenge.command,
+            "commands": challenge.commands,
+        },
+        status=201,
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 ACCEPTED = json.dumps({"status": "pending_confirmation"}).encode()

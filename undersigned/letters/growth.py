@@ -113,6 +113,7 @@ def breakdown(letter: Letter) -> dict[str, dict[str, int]]:
 
 
 def _breakdown(letter: Letter) -> dict[str, dict[str, int]]:
+    from undersigned.signatures import forge
     from undersigned.signatures.models import Signature, Tally
 
     departments = dict(
@@ -124,15 +125,23 @@ def _breakdown(letter: Letter) -> dict[str, dict[str, int]]:
         Signature.objects.counted()
         .filter(letter=letter)
         .exclude(verified_domain="")
-        .values_list("verified_domain")
+        .values_list("verified_domain", "forge")
         .annotate(n=Count("id"))
     )
-    verification: dict[str, int] = {
-        f"email at {domain}": n for domain, n in (verified if letter.domain_list else [])
-    }
+    verification: dict[str, int] = {}
+    for domain, forge_name, n in verified if letter.verified_count else []:
+        if forge_name in forge.FORGES:
+            group = f"{forge.label(forge_name)} account"
+        elif letter.domain_list:
+            group = f"email at {domain}"
+        else:
+            continue
+        verification[group] = verification.get(group, 0) + n
     unverified = letter.signature_count - sum(verification.values())
     if unverified > 0:
-        verification["email, not at the organization"] = unverified
+        verification[
+            "email, not at the organization" if letter.domain_list else "email, not verified"
+        ] = unverified
     return {"department": fold(departments), "verification": fold(verification)}
 
 

@@ -10,6 +10,7 @@ urlpatterns = [
     path("<slug:slug>/timeline/", history.timeline_page, name="timeline"),
     path("<slug:slug>/feed.atom", history.TimelineFeed(), name="feed"),
     path("<slug:slug>/signed/", views.signed, name="signed"),
+    path("<slug:slug>/forge/", views.forge_sign, name="forge"),
     path("<slug:slug>/growth.svg", charts.growth_svg, name="growth"),
     path("<slug:slug>/badge.svg", spreading.badge, name="badge"),
     path("<slug:slug>/embed/", spreading.embed, name="embed"),

@@ -3,6 +3,8 @@ members-only letters, the teaser and the membership check that opens them."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from django.conf import settings
 from django.http import Http404
 from django.shortcuts import redirect, render
@@ -11,10 +13,23 @@ from django.views.decorators.debug import sensitive_post_parameters
 
 from undersigned.letters import growth, members, services, timeline
 from undersigned.letters.models import Letter, SlugRedirect
-from undersigned.signatures.forms import MemberSignatureForm, SignatureForm
+from undersigned.signatures import forge
+from undersigned.signatures.forms import (
+    ForgeAccountForm,
+    ForgeSignatureForm,
+    MemberSignatureForm,
+    SignatureForm,
+)
 from undersigned.signatures.models import Signature, parse_cursor, public_page
 from undersigned.signatures.privacy import client_ip
-from undersigned.signatures.services import LetterNotOpen, SigningError, sign, sign_as_member
+from undersigned.signatures.services import (
+    LetterNotOpen,
+    SigningError,
+    check_forge_allowed,
+    sign,
+    sign_as_member,
+    sign_with_forge,
+)
 from undersigned.web.caching import cached_response, letter_key, vary_on_cookie
 
 
@@ -185,3 +200,112 @@ def signed(request, slug):
     return render(
         request, "letters/signed.html", {"letter": letter, "letter_url": letter.share_url}
     )
+
+
+def forge_scope(letter: Letter) -> tuple[str, str]:
+    """What a forge challenge for ``letter`` is for: its scope, and how the challenge says it."""
+    return f"letter:{letter.pk}", f"letter {letter.slug}"
+
+
+@csrf_exempt  # see PUBLIC_FORMS_WITHOUT_CSRF in web/http.py
+@sensitive_post_parameters("name", "email", "affiliation", "department", "comment")
+def forge_sign(request, slug):
+    """Signing as a code-forge account, without JavaScript: step one asks for the account and
+    answers its challenge with the commands that sign it; step two takes the signature with
+    the signing form's fields, checks it, and signs."""
+    letter = get_published_letter(slug)
+    if not members.can_read(request, letter):
+        return members.gate(request, letter)
+    context: dict = {"letter": letter}
+    status = 200
+    try:
+        _check_forge_open(letter)
+    except SigningError as exc:
+        context["closed"] = str(exc)
+        return _forge_page(request, context, exc.status)
+    if request.method == "POST" and "ssh_signature" in request.POST:
+        form = ForgeSignatureForm(request.POST)
+        context["form"] = form
+        if form.is_valid():
+            try:
+                return _sign_as_forge_account(request, letter, form)
+            except forge.ForgeError as exc:
+                form.add_error("ssh_signature", str(exc))
+            except SigningError as exc:
+                form.add_error(None, str(exc))
+        context["challenge"] = _shown_challenge(request.POST.get("challenge", ""))
+        status = 400
+    elif request.method == "POST":
+        account = ForgeAccountForm(request.POST)
+        context["account_form"] = account
+        status = 400
+        if account.is_valid():
+            data = account.cleaned_data
+            try:
+                forge.count_attempt(client_ip(request))
+                challenge = forge.new_challenge(
+                    *forge_scope(letter), data["forge"], data["username"]
+                )
+            except forge.ForgeError as exc:
+                account.add_error(None, str(exc))
+            else:
+                initial = {
+                    "forge": data["forge"],
+                    "forge_username": data["username"],
+                    "challenge": challenge.text,
+                    "version": letter.version or None,
+                }
+                context.update(form=ForgeSignatureForm(initial=initial), challenge=challenge)
+                status = 200
+    elif request.method in ("GET", "HEAD"):
+        context["account_form"] = ForgeAccountForm()
+    else:
+        response = _forge_page(request, {**context, "account_form": ForgeAccountForm()}, 405)
+        response["Allow"] = "GET, HEAD, POST"
+        return response
+    return _forge_page(request, context, status)
+
+
+def _check_forge_open(letter: Letter) -> None:
+    if not letter.accepts_signatures:
+        raise LetterNotOpen("This letter is closed and no longer takes signatures.")
+    if letter.members_only:
+        raise SigningError("This letter is for members of its organization only.")
+    check_forge_allowed(letter)
+
+
+def _shown_challenge(text: str):
+    """The challenge of a form sent back with errors, to show it again (only if it is one of
+    ours in form; ``forge.prove`` is what checks it)."""
+    return forge.Challenge(text, forge.namespace(), None) if forge.NONCE.search(text) else None
+
+
+def _sign_as_forge_account(request, letter: Letter, form):
+    data = form.cleaned_data
+    forge.count_attempt(client_ip(request))
+    proof = forge.prove(
+        *forge_scope(letter),
+        data["forge"],
+        data["forge_username"],
+        data["challenge"],
+        data["ssh_signature"],
+    )
+    signature = replace(form.signature_data(), proof=proof)
+    honeypot = bool(data.get("website"))
+    if signature.email:
+        sign(letter, signature, client_ip(request), honeypot=honeypot)
+        return redirect("letters:signed", slug=letter.slug)
+    receipt = sign_with_forge(letter, signature, client_ip(request), honeypot)
+    response = render(
+        request,
+        "letters/signed_member.html",
+        {"letter": letter, "receipt": receipt, "proof": proof, "letter_url": letter.share_url},
+    )
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _forge_page(request, context: dict, status: int):
+    response = render(request, "letters/forge.html", context, status=status)
+    response["Cache-Control"] = "private, no-store"
+    return response

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import replace
 
 from django import forms
 from django.core.exceptions import ValidationError
 
+from undersigned.lib import sshkeys
 from undersigned.lib.emails import ascii_address
 from undersigned.lib.text import reject_control_characters
+from undersigned.signatures import forge
 from undersigned.signatures.models import Signature
 from undersigned.signatures.services import SignatureData
 
@@ -159,6 +162,71 @@ MemberSignatureForm.base_fields = _SharedFields(
         for name, field in SignatureForm.base_fields.items()
         # No address to mail updates to: the pass proved it, and it was not kept.
         if name not in ("email", "updates")
+    }
+)
+
+
+class ForgeAccountForm(forms.Form):
+    """Step one of signing as a code-forge account: which account, for its challenge."""
+
+    forge = forms.ChoiceField(
+        choices=forge.FORGE_CHOICES, widget=forms.RadioSelect, label="Your code forge"
+    )
+    username = forms.CharField(
+        max_length=64,
+        label="Your user name there",
+        widget=forms.TextInput(attrs={"autocomplete": "username", "spellcheck": "false"}),
+    )
+
+    def clean(self):
+        data = super().clean() or {}
+        if data.get("forge") and data.get("username"):
+            try:
+                data["forge"], data["username"] = forge.check_account(
+                    data["forge"], data["username"]
+                )
+            except forge.ForgeError as exc:
+                self.add_error("username", str(exc))
+        return data
+
+
+class ForgeSignatureForm(SignatureForm):
+    """Step two: the signing form with the signed challenge; the address is optional (a
+    proven account needs none), and with one, the usual confirmation mail follows."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["email"].help_text = (
+            "Optional. Without one, nothing is mailed: you get a private link on the next page "
+            "to keep. With one, we send a confirmation link (it is never shown)."
+        )
+
+    def clean_email(self):
+        return super().clean_email() if self.cleaned_data.get("email") else ""
+
+    def signature_data(self) -> SignatureData:
+        data = super().signature_data()
+        return replace(data, email=self.cleaned_data.get("email") or "")
+
+
+ForgeSignatureForm.base_fields = _SharedFields(
+    {
+        "ssh_signature": forms.CharField(
+            max_length=sshkeys.MAX_SIGNATURE_CHARS,
+            label="The signature ssh-keygen printed",
+            help_text="Paste all of it, from -----BEGIN SSH SIGNATURE----- to "
+            "-----END SSH SIGNATURE-----.",
+            widget=forms.Textarea(attrs={"rows": 7, "spellcheck": "false", "class": "mono"}),
+        ),
+        **SignatureForm.base_fields,
+        "email": forms.EmailField(
+            max_length=254,
+            required=False,
+            widget=forms.EmailInput(attrs={"autocomplete": "email"}),
+        ),
+        "forge": forms.ChoiceField(choices=forge.FORGE_CHOICES, widget=forms.HiddenInput),
+        "forge_username": forms.CharField(max_length=64, widget=forms.HiddenInput),
+        "challenge": forms.CharField(max_length=500, widget=forms.HiddenInput),
     }
 )
 

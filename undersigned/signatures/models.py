@@ -103,6 +103,8 @@ class PublicSignatureDict(TypedDict):
     department: str | None
     comment: str | None
     verified_domain: str | None
+    forge: str | None
+    verification: str | None
 
 
 class Signature(models.Model):
@@ -131,6 +133,11 @@ class Signature(models.Model):
         "ip_day",
         "email_domain",
         "flag",
+        "forge",
+        "forge_hash",
+        "forge_username",
+        "forge_fingerprint",
+        "forge_checked_at",
     )
 
     id = models.BigIntegerField(primary_key=True, default=random_id, editable=False)
@@ -159,6 +166,17 @@ class Signature(models.Model):
 
     token_hash = models.CharField(max_length=64, null=True, blank=True, unique=True)
     token_expires_at = models.DateTimeField(null=True, blank=True)
+
+    # A code-forge account proven by an SSH signature (``signatures.forge``): which forge (its
+    # host is then ``verified_domain``), a keyed hash of the account (one signature per
+    # account per letter) and the hour of the check. The user name and the fingerprint of
+    # the key that signed are kept, encrypted at rest, for public signers only; a hidden
+    # signer's are in ``sealed``; a count-only signer's are not kept.
+    forge = models.CharField(max_length=16, blank=True)
+    forge_hash = models.CharField(max_length=64, null=True, blank=True)
+    forge_username = VaultedTextField(max_length=100, blank=True)
+    forge_fingerprint = VaultedTextField(max_length=100, blank=True)
+    forge_checked_at = models.DateTimeField(null=True, blank=True)
 
     # A keyed hash of the client address under that day's key, for abuse tools; cleared by
     # `purge` after UNDERSIGNED_IP_HASH_DAYS together with the day's key.
@@ -192,7 +210,12 @@ class Signature(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["letter", "email_hash"], name="one_signature_per_email_per_letter"
-            )
+            ),
+            models.UniqueConstraint(
+                fields=["letter", "forge_hash"],
+                name="one_signature_per_forge_account_per_letter",
+                condition=models.Q(forge_hash__isnull=False),
+            ),
         ]
         indexes = [
             # Public lists walk this in order and skip rows that are not listed. A plain index,
@@ -224,6 +247,19 @@ class Signature(models.Model):
         return bool(self.verified_domain)
 
     @property
+    def verification(self) -> str:
+        """How the signature was verified, as it may be shown: "works at example.com",
+        "github.com/alice" for a public signer's forge account, or "verified GitHub account"
+        for a hidden one's; "" if it was not."""
+        from undersigned.signatures import forge
+
+        if self.forge in forge.FORGES:
+            if self.display == self.Display.PUBLIC and self.forge_username:
+                return forge.account(self.forge, self.forge_username)
+            return f"verified {forge.label(self.forge)} account"
+        return f"works at {self.verified_domain}" if self.verified_domain else ""
+
+    @property
     def is_held(self) -> bool:
         return bool(self.flag) and all(getattr(self, f) == v for f, v in HELD.items())
 
@@ -248,7 +284,9 @@ class Signature(models.Model):
             "affiliation": self.affiliation if named else None,
             "department": None if self.department_withheld else self.department,
             "comment": self.comment if named else None,
-            "verified_domain": self.verified_domain or None,
+            "verified_domain": (self.verified_domain or None) if not self.forge else None,
+            "forge": self.forge or None,
+            "verification": self.verification or None,
         }
 
 
@@ -379,6 +417,8 @@ def public_page(letter: Letter, after: int | None = None, limit: int = PAGE_SIZE
             "comment",
             "display",
             "verified_domain",
+            "forge",
+            "forge_username",
             "order_key",
         )[: limit + 1]
     )
@@ -442,6 +482,12 @@ class IntakeDetails(StoredFields):
     ip_day: str | None  # ISO date of ``ip_hash``'s key
     email_domain: str
     flag: str
+    # A proven code-forge account (``Signature.forge``); ``forge_checked_at`` in ISO form.
+    forge: NotRequired[str]
+    forge_hash: NotRequired[str]
+    forge_username: NotRequired[str]
+    forge_fingerprint: NotRequired[str]
+    forge_checked_at: NotRequired[str]
     version: NotRequired[int]  # of the letter's text that the signer was shown
     updates: NotRequired[bool]  # "email me updates"
     # A member of a members-only letter who proved their address by a pass signs without a
@@ -470,3 +516,18 @@ class Intake(models.Model):
 
     def __str__(self) -> str:
         return f"intake {self.pk} on {self.letter_id}"
+
+
+class ForgeChallenge(models.Model):
+    """A challenge that a signer signs with an SSH key to prove a code-forge account
+    (``signatures.forge``): good for ten minutes and once. Only hashes are kept: of its nonce
+    (to find it) and, keyed, of what it is for (the letter, forge and user name), so the row
+    names nobody; it is deleted when used, and by ``purge`` when it expires."""
+
+    id = models.BigIntegerField(primary_key=True, default=random_id, editable=False)
+    nonce_hash = models.CharField(max_length=64, unique=True)
+    subject_hash = models.CharField(max_length=64)
+    expires_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"forge challenge {self.pk}"

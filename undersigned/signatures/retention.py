@@ -13,7 +13,7 @@ from undersigned.letters.models import Letter, MemberPass
 from undersigned.moderation import trends
 from undersigned.outbox import quota
 from undersigned.outbox.models import OutgoingEmail
-from undersigned.signatures.models import PendingChange, Signature
+from undersigned.signatures.models import ForgeChallenge, PendingChange, Signature
 from undersigned.signatures.privacy import address_cutoff, forget_old_addresses
 from undersigned.tips import services as tips
 
@@ -34,6 +34,7 @@ def purge(now=None) -> dict[str, int]:
         .filter(token_expires_at__lte=now)
         .update(token_expires_at=None)
     )
+    done["expired forge challenges"] = _deleted(ForgeChallenge.objects.filter(expires_at__lte=now))
     done["expired member links"] = _deleted(MemberPass.objects.filter(expires_at__lte=now))
     # Sent mail is scrubbed when sent; the bare status rows go after a week.
     done["old mail records"] = _deleted(

@@ -14,9 +14,10 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
+from typing import TypedDict
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from undersigned.accounts.models import OrganizerKey
@@ -29,7 +30,7 @@ from undersigned.lib.times import this_hour
 from undersigned.lib.tokens import new_token, token_hash
 from undersigned.moderation import limits, trends
 from undersigned.outbox import mail, quota
-from undersigned.signatures import privacy
+from undersigned.signatures import forge, privacy
 from undersigned.signatures.counting import Change, journal
 from undersigned.signatures.models import (
     Intake,
@@ -76,6 +77,7 @@ class SignatureData:
     display: str = Signature.Display.PUBLIC
     version: int | None = None  # of the text the signer was shown (the form carries it)
     updates: bool = False  # "email me updates about this letter"
+    proof: forge.Proof | None = None  # a code-forge account proven by an SSH signature
 
 
 def _version(letter: Letter, shown: int | None) -> int | None:
@@ -92,6 +94,9 @@ def _submitted(data: SignatureData) -> tuple[StoredFields, dict[str, str] | None
     if data.display != Signature.Display.HIDDEN:
         return _stored_fields(None, data), None
     private = {"name": data.name, "affiliation": data.affiliation, "comment": data.comment}
+    if data.proof:
+        private["forge_account"] = forge.account(data.proof.forge, data.proof.username)
+        private["forge_fingerprint"] = data.proof.fingerprint
     empty = StoredFields(
         name="", affiliation="", comment="", department=data.department, sealed=None
     )
@@ -155,6 +160,9 @@ def sign(letter: Letter, data: SignatureData, ip: str = "", honeypot: bool = Fal
             f"Only people at {letter.organization or 'the organization'} can sign: use your "
             f"address at {' or '.join(letter.domain_list)}."
         )
+    if data.proof:
+        check_forge_allowed(letter)
+        verified_domain = forge.FORGES[data.proof.forge][1]
     ip_hash, ip_day = privacy.ip_hash(ip)
     if honeypot:
         flag = limits.HONEYPOT
@@ -182,9 +190,78 @@ def sign(letter: Letter, data: SignatureData, ip: str = "", honeypot: bool = Fal
         details["updates"] = True
     if private:
         details["private"] = private
+    if data.proof:
+        details.update(_forge_details(letter, data))
     rows.insert(
         Intake, {"letter_id": letter.pk, "email": data.email, "details": json.dumps(details)}
     )
+
+
+def check_forge_allowed(letter: Letter) -> None:
+    """Code-forge accounts verify signers of letters that name no organization domains: on
+    a letter that does, "verified" means "works at example.com" and must stay so."""
+    if letter.domain_list:
+        raise SigningError(
+            f"This letter verifies its signers by their address at "
+            f"{' or '.join(letter.domain_list)}, not by a code-forge account: sign with "
+            "your email address."
+        )
+
+
+class ForgeDetails(TypedDict):
+    forge: str
+    forge_hash: str
+    forge_username: str
+    forge_fingerprint: str
+    forge_checked_at: str
+
+
+def _forge_details(letter: Letter, data: SignatureData) -> ForgeDetails:
+    """What is kept of a forge proof: the account's name and key fingerprint only for a
+    public signer (a hidden one's are sealed with the name, in ``_submitted``)."""
+    proof = data.proof
+    assert proof is not None
+    public = data.display == Signature.Display.PUBLIC
+    return ForgeDetails(
+        forge=proof.forge,
+        forge_hash=forge.account_hash(letter, proof.forge, proof.username),
+        forge_username=proof.username if public else "",
+        forge_fingerprint=proof.fingerprint if public else "",
+        forge_checked_at=this_hour().isoformat(),
+    )
+
+
+def sign_with_forge(letter: Letter, data: SignatureData, ip: str = "", honeypot=False) -> str:
+    """Take the signature of a proven code-forge account without an address (the proof is
+    the confirmation): one intake row, as ``sign_as_member`` writes. Returns the signer's
+    private link (the receipt), to show them once."""
+    _check_open(letter)
+    if letter.members_only:
+        raise SigningError("This letter is for members of its organization only.")
+    check_forge_allowed(letter)
+    assert data.proof is not None
+    ip_hash, ip_day = privacy.ip_hash(ip)
+    receipt = new_token()
+    stored, private = _submitted(data)
+    details: IntakeDetails = {
+        **stored,
+        "display": data.display,
+        "verified_domain": forge.FORGES[data.proof.forge][1],
+        "ip_hash": ip_hash,
+        "ip_day": ip_day.isoformat() if ip_hash else None,
+        "email_domain": "",
+        "flag": limits.HONEYPOT if honeypot else "",
+        "receipt_hash": token_hash(receipt).hex(),
+        **_forge_details(letter, data),
+    }
+    details["email_hash"] = details["forge_hash"]
+    version = _version(letter, data.version)
+    if version:
+        details["version"] = version
+    if private:
+        details["private"] = private
+    rows.insert(Intake, {"letter_id": letter.pk, "email": "", "details": json.dumps(details)})
+    return receipt
 
 
 def _check_open(letter: Letter) -> None:
@@ -238,19 +315,31 @@ def _record(letter: Letter, email: str, details: IntakeDetails, may_mail: bool) 
     token = new_token()
     updates = details.get("updates", False)
     fields = {
-        **{name: value for name, value in details.items() if name != "updates"},
-        "ip_day": date.fromisoformat(details["ip_day"]) if details["ip_day"] else None,
+        **_row_values(details),
         "letter_id": letter.pk,
         "email_hash": email_hash,
         "token_hash": token_hash(token).hex(),
         "token_expires_at": Signature.new_expiry(),
     }
-    # Plain statements, not the ORM's: a surge records thousands a second (BENCHMARKS.md).
-    signature_id, status, new, held = Signature.objects.record(fields)
+    taken = _forge_account_signed(letter, details, email_hash)
+    if taken is None:
+        try:
+            # Plain statements, not the ORM's: a surge records thousands a second.
+            with transaction.atomic():  # a savepoint: only a forge account's one can fail
+                signature_id, status, new, held = Signature.objects.record(fields)
+        except IntegrityError:
+            taken = _forge_account_signed(letter, details, email_hash)
+            if taken is None:
+                raise
+    if taken is not None:  # the account signed with another address: the proof is theirs
+        signature_id, status, new, held = taken, Signature.Status.CONFIRMED, False, ""
     if not may_mail:
         return  # a link nobody receives would change nothing: no change, no receipt
     receipt = new_token()
     rows.insert(Receipt, {"signature_id": signature_id, "token_hash": token_hash(receipt).hex()})
+    if taken is not None:
+        mail.send_already_signed(email, letter, receipt)
+        return
     change = {
         "id": random_id(),
         "signature_id": signature_id,
@@ -314,10 +403,34 @@ def sign_as_member(
     return receipt
 
 
+def _row_values(details: IntakeDetails) -> dict:
+    """The intake's details as a signature's column values."""
+    values: dict = {name: value for name, value in details.items() if name != "updates"}
+    values["ip_day"] = date.fromisoformat(details["ip_day"]) if details["ip_day"] else None
+    checked = details.get("forge_checked_at")
+    values["forge_checked_at"] = datetime.fromisoformat(checked) if checked else None
+    return values
+
+
+def _forge_account_signed(letter: Letter, details: IntakeDetails, email_hash: str):
+    """The id of the letter's other signature by the forge account these details prove, if
+    there is one (one signature per account, as per address)."""
+    if not details.get("forge_hash"):
+        return None
+    return (
+        Signature.objects.filter(letter=letter, forge_hash=details["forge_hash"])
+        .exclude(email_hash=email_hash)
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
 def _record_member(letter: Letter, details: IntakeDetails) -> None:
-    """Record a member's signature, confirmed (their pass proved the address), with the
-    private link they were shown. If the address signed before, the existing signature is
-    confirmed with these details if it was pending, and left as it is if it was not."""
+    """Record a signature proven without a mail, confirmed: a member's (their pass proved
+    the address) or a code-forge account's (its SSH signature proved it), with the private
+    link they were shown. If the address (or account) signed before, the existing signature
+    is confirmed with these details if it was pending, and left as it is if it was not; the
+    link manages it."""
     fields = {
         **_adopted(details),
         "letter_id": letter.pk,
@@ -325,7 +438,18 @@ def _record_member(letter: Letter, details: IntakeDetails) -> None:
         "status": Signature.Status.CONFIRMED,
         "confirmed_at": this_hour(),
     }
-    signature_id, status, new, _ = Signature.objects.record(fields)
+    taken = _forge_account_signed(letter, details, details["email_hash"])
+    if taken is None:
+        try:
+            with transaction.atomic():  # a savepoint: the account may sign with an address
+                signature_id, status, new, _ = Signature.objects.record(fields)
+        except IntegrityError:
+            taken = _forge_account_signed(letter, details, details["email_hash"])
+            if taken is None:
+                raise
+    if taken is not None:
+        rows.insert(Receipt, {"signature_id": taken, "token_hash": details["receipt_hash"]})
+        return
     if new:  # the confirm trigger fires on updates only
         signature = Signature(**{k: v for k, v in fields.items() if k != "letter_id"})
         standing = (1, 0) if not signature.flag else (0, 1)
@@ -349,6 +473,7 @@ class Submission:
     comment: str
     department: str
     verified_domain: str
+    verification: str  # how it was verified, as shown (``Signature.verification``)
     confirmed: bool  # the signature is confirmed already
     held: str  # why the confirmed signature is held, or ""
     releases: bool  # confirming releases a held signature (and changes nothing else)
@@ -400,6 +525,7 @@ def _submission(shown: Signature, signature: Signature, releases: bool, letter=N
         comment=shown.comment,
         department=shown.department,
         verified_domain=shown.verified_domain,
+        verification=shown.verification,
         confirmed=signature.is_confirmed,
         held=signature.flag if signature.is_held else "",
         releases=releases,
@@ -410,6 +536,10 @@ def _adopted(details: IntakeDetails) -> dict:
     """A pending change's details as the signature's fields."""
     fields: dict = {name: details.get(name) for name in Signature.DETAILS}
     fields["ip_day"] = date.fromisoformat(details["ip_day"]) if details["ip_day"] else None
+    for name in ("forge", "forge_username", "forge_fingerprint"):
+        fields[name] = fields[name] or ""
+    checked = details.get("forge_checked_at")
+    fields["forge_checked_at"] = datetime.fromisoformat(checked) if checked else None
     return fields
 
 

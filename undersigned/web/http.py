@@ -1,11 +1,12 @@
 """Error answers in the form the client asked for: JSON for the API, a page for people.
 
-PUBLIC_FORMS_WITHOUT_CSRF: the signer's forms (sign, confirm, manage, members-only link) take
-no CSRF token, on purpose. A forged cross-site POST could only do what its sender could do
-directly: sign with an address that must then be confirmed by its owner, or use a secret link
-it would need to know. Without the token the letter page carries nothing per visitor and sets
-no cookie, so it can be cached by anyone in front of the site during a surge, and people who
-block cookies can still sign. Organizer and operator forms keep Django's CSRF protection."""
+PUBLIC_FORMS_WITHOUT_CSRF: the signer's forms (sign, sign as a forge account, confirm, manage,
+members-only link) take no CSRF token, on purpose. A forged cross-site POST could only do what
+its sender could do directly: sign with an address that must then be confirmed by its owner,
+sign with an SSH signature it would need to hold, or use a secret link it would need to know.
+Without the token the letter page carries nothing per visitor and sets no cookie, so it can be
+cached by anyone in front of the site during a surge, and people who block cookies can still
+sign. Organizer and operator forms keep Django's CSRF protection."""
 
 from __future__ import annotations
 
