@@ -255,6 +255,7 @@ def forge_sign(request, slug):
                     "challenge": challenge.text,
                     "version": letter.version or None,
                 }
+                del context["account_form"]
                 context.update(form=ForgeSignatureForm(initial=initial), challenge=challenge)
                 status = 200
     elif request.method in ("GET", "HEAD"):

@@ -2,9 +2,9 @@
 public keys, as a code forge publishes them at ``<forge>/<user>.keys``.
 
 ed25519 and RSA (SHA-2 only) are checked in process by the ``sshsig`` library; ECDSA and
-security-key (``sk-``) types by OpenSSH's own ``ssh-keygen -Y verify``, which also requires
-a security key's user-presence flag (the allowed-signers file never says
-``no-touch-required``)."""
+security-key (``sk-``) types by OpenSSH's own ``ssh-keygen -Y verify``. A security key's
+signature must carry the user-presence flag (someone touched the key): ``ssh-keygen -Y
+verify`` does not require it (OpenSSH 9.2), so it is checked here."""
 
 from __future__ import annotations
 
@@ -69,6 +69,19 @@ def parse_keys(text: str) -> list[Key]:
     return keys
 
 
+USER_PRESENT = 0x01  # PROTOCOL.u2f: the flags byte of a security key's signature
+
+
+def _user_present(signature: bytes) -> bool:
+    """Whether a security key's signature blob (string type, string signature, byte flags,
+    uint32 counter) says that its user touched the key."""
+    offset = 0
+    for _ in range(2):
+        length = int.from_bytes(signature[offset : offset + 4], "big")
+        offset += 4 + length
+    return len(signature) == offset + 5 and bool(signature[offset] & USER_PRESENT)
+
+
 def _signed_key(armored: str, namespace: str) -> Key:
     """The public key inside an armored signature, once its form and namespace are right."""
     if len(armored) > MAX_SIGNATURE_CHARS or "-----BEGIN SSH SIGNATURE-----" not in armored:
@@ -87,6 +100,11 @@ def _signed_key(armored: str, namespace: str) -> Key:
         )
     blob = bytes(outer.public_key)
     kind = blob[4 : 4 + int.from_bytes(blob[:4], "big")].decode(errors="replace")
+    if kind.startswith("sk-") and not _user_present(bytes(outer.signature)):
+        raise BadSignature(
+            "Your security key signed without being touched: sign again and touch the key "
+            "when it blinks."
+        )
     return Key(kind, base64.b64encode(blob).decode())
 
 
