@@ -83,41 +83,55 @@ def rendered(letter, fmt, private_key=None, size=export.CHUNK) -> str:
 # The rows of `signed`, in order, as an export without a key shows them.
 PLAIN = [
     ("Ada Lovelace", "Analytical Society", "Maths", 'She said "yes",\nthen left', "public", "",
-     "2026-03-04"),
+     "2026-03-04", "", "", ""),
     ('=HYPERLINK("http://x")', "+1 Org", "-dept", "@mention", "public", "example.org",
-     "2026-03-04"),
-    ("\tTabbed", "\rReturn", "", "plain, with a comma", "public", "", ""),
-    ("", "", "Physics", "", "hidden", "", "2026-01-01"),
-    ("", "", "", "", "hidden", "example.org", "2025-12-31"),
-    ("", "", "Law", "", "hidden", "", "2025-06-30"),
-    ("", "", "", "", "count", "example.org", "2025-07-01"),
-    ("Zoë 李", " =not first", 'R&D; "Labs"', "-", "public", "", "2024-02-29"),
-    ("=", "@", "+", "--", "public", "-odd.example", "2026-11-21"),
+     "2026-03-04", "", "", ""),
+    ("\tTabbed", "\rReturn", "", "plain, with a comma", "public", "", "", "", "", ""),
+    ("", "", "Physics", "", "hidden", "", "2026-01-01", "", "", ""),
+    ("", "", "", "", "hidden", "example.org", "2025-12-31", "", "", ""),
+    ("", "", "Law", "", "hidden", "", "2025-06-30", "", "", ""),
+    ("", "", "", "", "count", "example.org", "2025-07-01", "", "", ""),
+    ("Zoë 李", " =not first", 'R&D; "Labs"', "-", "public", "", "2024-02-29", "", "", ""),
+    ("=", "@", "+", "--", "public", "-odd.example", "2026-11-21", "", "", ""),
 ]  # fmt: skip
 # With the organizer's key: the hidden signer sealed to it is read, the other one is not.
 OPENED = [
     *PLAIN[:3],
-    ("Hidden Hana", "=cmd|' /C calc'!A0", "Physics", "Ça va", "hidden", "", "2026-01-01"),
-    ("(not sealed to this key)", "", "", "", "hidden", "example.org", "2025-12-31"),
+    (
+        "Hidden Hana",
+        "=cmd|' /C calc'!A0",
+        "Physics",
+        "Ça va",
+        "hidden",
+        "",
+        "2026-01-01",
+        "",
+        "",
+        "",
+    ),
+    ("(not sealed to this key)", "", "", "", "hidden", "example.org", "2025-12-31", "", "", ""),
     *PLAIN[5:],
 ]
-CSV_HEADER = "name,affiliation,department,comment,display,verified_domain,confirmed_on\r\n"
+CSV_HEADER = (
+    "name,affiliation,department,comment,display,verified_domain,confirmed_on,"
+    "forge,forge_username,forge_fingerprint\r\n"
+)
 CSV_PLAIN = [
     CSV_HEADER,
-    'Ada Lovelace,Analytical Society,Maths,"She said ""yes"",\nthen left",public,,2026-03-04\r\n',
-    '"\'=HYPERLINK(""http://x"")",\'+1 Org,\'-dept,\'@mention,public,example.org,2026-03-04\r\n',
-    '\'\tTabbed,"\'\rReturn",,"plain, with a comma",public,,\r\n',
-    ",,Physics,,hidden,,2026-01-01\r\n",
-    ",,,,hidden,example.org,2025-12-31\r\n",
-    ",,Law,,hidden,,2025-06-30\r\n",
-    ",,,,count,example.org,2025-07-01\r\n",
-    'Zoë 李, =not first,"R&D; ""Labs""",\'-,public,,2024-02-29\r\n',
-    "'=,'@,'+,'--,public,'-odd.example,2026-11-21\r\n",
+    'Ada Lovelace,Analytical Society,Maths,"She said ""yes"",\nthen left",public,,2026-03-04,,,\r\n',
+    '"\'=HYPERLINK(""http://x"")",\'+1 Org,\'-dept,\'@mention,public,example.org,2026-03-04,,,\r\n',
+    '\'\tTabbed,"\'\rReturn",,"plain, with a comma",public,,,,,\r\n',
+    ",,Physics,,hidden,,2026-01-01,,,\r\n",
+    ",,,,hidden,example.org,2025-12-31,,,\r\n",
+    ",,Law,,hidden,,2025-06-30,,,\r\n",
+    ",,,,count,example.org,2025-07-01,,,\r\n",
+    'Zoë 李, =not first,"R&D; ""Labs""",\'-,public,,2024-02-29,,,\r\n',
+    "'=,'@,'+,'--,public,'-odd.example,2026-11-21,,,\r\n",
 ]
 CSV_OPENED = [
     *CSV_PLAIN[:4],
-    "Hidden Hana,'=cmd|' /C calc'!A0,Physics,Ça va,hidden,,2026-01-01\r\n",
-    "(not sealed to this key),,,,hidden,example.org,2025-12-31\r\n",
+    "Hidden Hana,'=cmd|' /C calc'!A0,Physics,Ça va,hidden,,2026-01-01,,,\r\n",
+    "(not sealed to this key),,,,hidden,example.org,2025-12-31,,,\r\n",
     *CSV_PLAIN[6:],
 ]
 

@@ -542,3 +542,33 @@ def test_too_many_challenges_from_one_network_are_refused(open_letter, github, s
     assert statuses[:-1] == [201] * forge.ATTEMPTS_PER_HOUR
     assert statuses[-1] == 400
     assert ForgeChallenge.objects.count() == forge.ATTEMPTS_PER_HOUR
+
+
+def test_the_export_carries_the_account_and_a_hidden_one_only_with_the_key(
+    client, open_letter, github, keys, organizer
+):
+    from undersigned.accounts.services import add_key
+    from undersigned.lib import sealing
+    from undersigned.signatures import export
+
+    private, public = sealing.generate_keypair()
+    add_key(organizer, public, via="command")
+    github.keys["alice"] = [keys["ed25519"].public]
+    github.keys["bob"] = [keys["bob"].public]
+    for user, display in (("alice", "public"), ("bob", "hidden")):
+        challenge = challenge_for(client, username=user)
+        signature = keys["ed25519" if user == "alice" else "bob"].sign(
+            challenge["challenge"], challenge["namespace"]
+        )
+        signed_and_counted(client, forge_fields(challenge, signature, user), display=display)
+
+    def accounts(private_key=None):
+        rows = json.loads("".join(export.export(open_letter, "json", private_key)))
+        return sorted(
+            (row["display"], row["forge"], row["forge_username"], row["forge_fingerprint"])
+            for row in rows["signatures"]
+        )
+
+    alice = ("public", "github", "alice", keys["ed25519"].fingerprint)
+    assert accounts() == [("hidden", "github", "", ""), alice]
+    assert accounts(private) == [("hidden", "github", "bob", keys["bob"].fingerprint), alice]

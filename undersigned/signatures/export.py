@@ -28,12 +28,18 @@ COLUMNS = [
     "display",
     "verified_domain",
     "confirmed_on",
+    # A code-forge account proven by an SSH signature: which forge, the user name and the
+    # fingerprint of the key that signed (a hidden signer's only with a key that opens them).
+    "forge",
+    "forge_username",
+    "forge_fingerprint",
 ]
 FORMATS = ("csv", "json")
 UNREADABLE = "(not sealed to this key)"
 CHUNK = 5000  # rows fetched and formatted at a time
 
-Row = tuple[str, str, str, str, str, str, str]
+Row = tuple[str, str, str, str, str, str, str, str, str, str]
+DAY = COLUMNS.index("confirmed_on")
 
 
 class _Day(Func):
@@ -60,7 +66,7 @@ def chunks(
     ``private_key`` (an organizer's, opened from their key file) they are decrypted here,
     otherwise they are left empty. Count-only signers have none."""
     # The day only: an exact time could tie a signature to a person's whereabouts.
-    fields = [*COLUMNS[:-1], _Day("confirmed_at")]
+    fields = [*COLUMNS[:DAY], _Day("confirmed_at"), *COLUMNS[DAY + 1 :]]
     queryset = Signature.objects.counted().filter(letter=letter).order_by("order_key")
     if private_key is None:  # the sealed fields cannot be read: not even fetched
         yield from _batched(queryset.values_list(*fields).iterator(chunk_size=size), size)
@@ -76,14 +82,17 @@ def _batched(iterator: Iterator, size: int) -> Iterator[list]:
 
 
 def _opened(row: tuple, private_key: bytes) -> Row:
-    name, affiliation, department, comment, display, verified_domain, day, sealed = row
+    *shown, day, forge, user, print_, sealed = row
+    name, affiliation, department, comment, display, verified = shown
     if sealed:
         try:
             opened = sealing.unseal(sealed, private_key)
         except sealing.SealingError:  # sealed before this key was added, or to others
             opened = {"name": UNREADABLE, "affiliation": "", "comment": ""}
         name, affiliation, comment = opened["name"], opened["affiliation"], opened["comment"]
-    return (name, affiliation, department, comment, display, verified_domain, day)
+        user = opened.get("forge_account", "").rpartition("/")[2] or user
+        print_ = opened.get("forge_fingerprint", print_)
+    return (name, affiliation, department, comment, display, verified, day, forge, user, print_)
 
 
 # Spreadsheets run cells that start with these as formulas.
@@ -103,8 +112,8 @@ def as_csv(letter: Letter, private_key: bytes | None = None, size: int = CHUNK) 
         # its choices and the day is written by the database.
         safe = _csv_safe
         writer.writerows(
-            (safe(n), safe(a), safe(d), safe(c), display, safe(v), day)
-            for n, a, d, c, display, v, day in chunk
+            (safe(n), safe(a), safe(d), safe(c), display, safe(v), day, forge, user, print_)
+            for n, a, d, c, display, v, day, forge, user, print_ in chunk
         )
         yield _take(buffer)
     if buffer.tell():  # no signatures: the header alone
