@@ -118,7 +118,8 @@ CSV_HEADER = (
 )
 CSV_PLAIN = [
     CSV_HEADER,
-    'Ada Lovelace,Analytical Society,Maths,"She said ""yes"",\nthen left",public,,2026-03-04,,,\r\n',
+    'Ada Lovelace,Analytical Society,Maths,"She said ""yes"",\nthen left",'
+    "public,,2026-03-04,,,\r\n",
     '"\'=HYPERLINK(""http://x"")",\'+1 Org,\'-dept,\'@mention,public,example.org,2026-03-04,,,\r\n',
     '\'\tTabbed,"\'\rReturn",,"plain, with a comma",public,,,,,\r\n',
     ",,Physics,,hidden,,2026-01-01,,,\r\n",
