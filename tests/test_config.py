@@ -43,6 +43,7 @@ GOOD = {"UNDERSIGNED_SECRET_KEY": "k" * 40}
         ({**GOOD, "UNDERSIGNED_RATE_LIMIT_ALLOW": "127.0.0.0/8,nonsense"}, "'nonsense' is not"),
         ({"UNDERSIGNED_SECRET_KEY": "short"}, "shorter than 32"),
         ({**GOOD, "UNDERSIGNED_DEBUG": "maybe"}, "is not a boolean"),
+        ({**GOOD, "UNDERSIGNED_FORGE_GITHUB_URL": "file:///etc"}, "must be an absolute http(s)"),
     ],
 )
 def test_it_stops_with_a_clear_message(env, message, tmp_path):

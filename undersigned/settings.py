@@ -228,6 +228,12 @@ FORGE_URLS = {
     "gitlab": envstr("UNDERSIGNED_FORGE_GITLAB_URL", "https://gitlab.com").rstrip("/"),
     "codeberg": envstr("UNDERSIGNED_FORGE_CODEBERG_URL", "https://codeberg.org").rstrip("/"),
 }
+for _name, _url in FORGE_URLS.items():
+    if urlsplit(_url).scheme not in ("http", "https") or not urlsplit(_url).netloc:
+        CONFIG_ERRORS.append(
+            f"UNDERSIGNED_FORGE_{_name.upper()}_URL={_url!r} must be an absolute http(s) URL "
+            f"such as https://{_name}.com (where <user>.keys is read)."
+        )
 FORGE_TIMEOUT_SECONDS = _get(envint, "UNDERSIGNED_FORGE_TIMEOUT", 5, 1, fallback=5)
 FORGE_CHALLENGE_MINUTES = 10
 TIP_RETENTION_DAYS = _get(envint, "UNDERSIGNED_TIP_RETENTION_DAYS", 90, 1, fallback=90)
