@@ -7,6 +7,7 @@ from django.http import JsonResponse
 
 from undersigned.api.organize_openapi import organizer_document
 from undersigned.api.views import api_view
+from undersigned.signatures.models import Signature
 from undersigned.web.caching import cached_response
 
 _slug = {
@@ -480,8 +481,17 @@ def document() -> dict:
                         "comment": {"type": "string", "maxLength": 1000},
                         "display": {
                             "type": "string",
-                            "enum": ["public", "hidden", "count"],
+                            "enum": ["public", "hidden", "count", "threshold"],
                             "default": "public",
+                            "description": "threshold: listed as name withheld until the "
+                            "letter's count (its verified count, if it verifies) reaches "
+                            "public_after, then shown as public",
+                        },
+                        "public_after": {
+                            "type": "integer",
+                            "enum": list(Signature.PUBLIC_AFTER_CHOICES),
+                            "description": "With display threshold (and required by it): "
+                            "show the name once this many have signed",
                         },
                         "version": {
                             "type": "integer",

@@ -20,6 +20,46 @@ class _SharedFields(dict):
         return dict(self)
 
 
+def _public_after_choices() -> list[tuple[str, str]]:
+    return [("", "(only with the choice above)")] + [
+        (str(n), f"{n:,} signatures") for n in Signature.PUBLIC_AFTER_CHOICES
+    ]
+
+
+def _offered() -> str:
+    numbers = [f"{n:,}" for n in Signature.PUBLIC_AFTER_CHOICES]
+    return ", ".join(numbers[:-1]) + " or " + numbers[-1]
+
+
+class PublicAfterField(forms.TypedChoiceField):
+    """N of the display choice `threshold`: one of ``Signature.PUBLIC_AFTER_CHOICES``."""
+
+    def __init__(self, **kwargs):
+        super().__init__(
+            choices=_public_after_choices,
+            coerce=int,
+            empty_value=None,
+            required=False,
+            label="Show my name once this many have signed",
+            help_text="With “Hide my name until enough people have signed”: until then you are "
+            "listed as “name withheld”, and your name is kept only encrypted.",
+            error_messages={"invalid_choice": f"Choose one of {_offered()} signatures."},
+            **kwargs,
+        )
+
+
+def clean_public_after(form: forms.Form) -> None:
+    """A form's ``public_after`` is kept only with `threshold`, which needs one."""
+    data = form.cleaned_data
+    if data.get("display") != Signature.Display.THRESHOLD:
+        data["public_after"] = None
+    elif data.get("public_after") is None and "public_after" not in form.errors:
+        form.add_error(
+            "public_after",
+            f"Choose after how many signatures your name is shown: {_offered()}.",
+        )
+
+
 class SignatureForm(forms.Form):
     """The signing form, shared by the letter page and ``POST /api/v1/…/signatures``."""
 
@@ -54,6 +94,7 @@ class SignatureForm(forms.Form):
         widget=forms.RadioSelect,
         label="How to show your signature",
     )
+    public_after = PublicAfterField()
     # The version of the text the signer was shown: a signature given for an older version
     # is kept with it.
     version = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
@@ -95,6 +136,11 @@ class SignatureForm(forms.Form):
     def clean_display(self):
         return self.cleaned_data.get("display") or Signature.Display.PUBLIC
 
+    def clean(self):
+        super().clean()
+        clean_public_after(self)
+        return self.cleaned_data
+
     def clean_email(self):
         value = self.cleaned_data["email"]
         reject_control_characters(value)
@@ -130,6 +176,7 @@ class SignatureForm(forms.Form):
             display=data["display"],
             version=data.get("version"),
             updates=bool(data.get("updates")),
+            public_after=data.get("public_after"),
         )
 
 
@@ -150,6 +197,7 @@ class MemberSignatureForm(SignatureForm):
             comment=data["comment"],
             display=data["display"],
             version=data.get("version"),
+            public_after=data.get("public_after"),
         )
 
 
@@ -169,6 +217,7 @@ class DisplayForm(forms.Form):
     display = forms.ChoiceField(
         choices=Signature.Display.choices, widget=forms.RadioSelect, label="Show my signature as"
     )
+    public_after = PublicAfterField()
     name = forms.CharField(max_length=200, required=False)
     affiliation = forms.CharField(max_length=200, required=False)
     comment = forms.CharField(
@@ -183,6 +232,7 @@ class DisplayForm(forms.Form):
                 reject_control_characters(data.get(field, ""), multiline=field == "comment")
             except ValidationError as exc:
                 self.add_error(field, exc)
+        clean_public_after(self)
         if data.get("display") == Signature.Display.PUBLIC and not (data.get("name") or "").strip():
             self.add_error("name", "Enter the name to show: it is needed to show you publicly.")
         return data
