@@ -351,7 +351,7 @@ def test_a_big_backlog_is_shown_in_bounded_batches(letter, monkeypatch):
         services.confirm(row.body_text.split("/v/")[1].split()[0])
     others_sign(letter, N - 20)
     batches = []
-    while done := counting.apply_deltas():
+    while counting.apply_deltas():
         batches.append(Signature.objects.filter(display="public", public_after=N).count())
     assert batches[-1] == 20 and batches[:-1] != [] and 7 in batches
     assert counting.reconcile() == []

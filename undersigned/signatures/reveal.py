@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from functools import partial
 
 from django.db import transaction
 
@@ -91,7 +92,7 @@ def reveal_due(letter_ids: Iterable[int], limit: int | None = None) -> int:
         if changes:
             journal(letter.pk, changes)
             shown += len(changes) // 2
-            transaction.on_commit(lambda slug=letter.slug: forget_cached(slug))
+            transaction.on_commit(partial(forget_cached, letter.slug))
     return shown
 
 
