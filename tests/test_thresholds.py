@@ -161,7 +161,49 @@ def test_the_api_takes_a_threshold_signature(client, letter):
     spec = client.get("/api/v1/openapi.json").json()
     schema = spec["components"]["schemas"]["SignatureInput"]["properties"]
     assert "threshold" in schema["display"]["enum"]
-    assert schema["public_after"]["enum"] == [50, 100, 300]
+    assert schema["public_after"]["type"] == "integer"
+    assert client.get(f"/api/v1/letters/{letter.slug}").json()["public_after_choices"] == [
+        50,
+        100,
+        300,
+    ]
+
+
+@pytest.mark.django_db
+def test_organizers_add_their_own_choices_of_n(client, organizer, tmp_path):
+    body = tmp_path / "body.md"
+    body.write_text("We ask.")
+    from django.core.management import CommandError, call_command
+
+    with pytest.raises(CommandError, match="--public-after"):
+        call_command(
+            "letter", "create", "few", "--title", "T", "--body-file", str(body),
+            "--public-after", "ten",
+        )  # fmt: skip
+    call_command(
+        "letter", "create", "few", "--title", "Few of us", "--body-file", str(body),
+        "--publish", "--public-after", "3, 1000",
+    )  # fmt: skip
+    letter = Letter.objects.get(slug="few")
+    assert letter.public_after_options() == [3, 50, 100, 300, 1000]
+    page = client.get("/l/few/").content.decode()
+    assert '<option value="3">3 signatures</option>' in page
+    sign_threshold(client, letter, n=3)
+    confirm_last(client)
+    others_sign(letter, 2)
+    drain()
+    assert Signature.objects.get(public_after=3).display == "public"
+    assert NAME in public_names(client, letter)
+    # Another letter keeps the short list.
+    other = make_letter([organizer], slug="many")
+    refused = client.post(
+        f"/api/v1/letters/{other.slug}/signatures",
+        json.dumps({"name": "A", "email": "a@example.org", "display": "threshold",
+                    "public_after": 3}),
+        "application/json",
+    )  # fmt: skip
+    assert refused.status_code == 400
+    assert "50, 100 or 300" in " ".join(refused.json()["fields"]["public_after"])
 
 
 @pytest.mark.django_db

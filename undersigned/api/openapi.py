@@ -7,7 +7,6 @@ from django.http import JsonResponse
 
 from undersigned.api.organize_openapi import organizer_document
 from undersigned.api.views import api_view
-from undersigned.signatures.models import Signature
 from undersigned.web.caching import cached_response
 
 _slug = {
@@ -362,6 +361,12 @@ def document() -> dict:
                             "minimum": 1,
                             "description": "The organizers' goal, if any (it may be raised)",
                         },
+                        "public_after_choices": {
+                            "type": "array",
+                            "items": {"type": "integer"},
+                            "description": "The counts a signer may choose as public_after "
+                            "(display threshold): 50, 100, 300 and the organizers' own",
+                        },
                         "milestones": {
                             "type": "array",
                             "description": "Counts the letter reached, each with the hour it "
@@ -489,9 +494,10 @@ def document() -> dict:
                         },
                         "public_after": {
                             "type": "integer",
-                            "enum": list(Signature.PUBLIC_AFTER_CHOICES),
+                            "minimum": 1,
                             "description": "With display threshold (and required by it): "
-                            "show the name once this many have signed",
+                            "show the name once this many have signed; one of the letter's "
+                            "public_after_choices (50, 100, 300 and the organizers' own)",
                         },
                         "version": {
                             "type": "integer",

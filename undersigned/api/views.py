@@ -204,7 +204,7 @@ def _sign(request, letter):
         payload = {**payload, "updates": "on" if payload["updates"] else ""}
     if "public_after" in payload:
         payload = {**payload, "public_after": str(payload["public_after"])}
-    form = SignatureForm(payload)
+    form = SignatureForm(payload, public_after_choices=letter.public_after_options())
     if not form.is_valid():
         fields = {name: [str(m) for m in messages] for name, messages in form.errors.items()}
         return error("Some fields need attention.", 400, fields=fields)

@@ -69,7 +69,7 @@ def _signing_form(letter: Letter, request, data=None):
     initial: dict = {"version": letter.version or None}
     if letter.members_only:
         initial["display"] = Signature.Display.HIDDEN
-    return form_class(data, initial=initial)
+    return form_class(data, initial=initial, public_after_choices=letter.public_after_options())
 
 
 def letter_context(letter: Letter, request, form=None) -> dict:

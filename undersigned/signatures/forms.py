@@ -20,32 +20,37 @@ class _SharedFields(dict):
         return dict(self)
 
 
-def _public_after_choices() -> list[tuple[str, str]]:
-    return [("", "(only with the choice above)")] + [
-        (str(n), f"{n:,} signatures") for n in Signature.PUBLIC_AFTER_CHOICES
-    ]
-
-
-def _offered() -> str:
-    numbers = [f"{n:,}" for n in Signature.PUBLIC_AFTER_CHOICES]
-    return ", ".join(numbers[:-1]) + " or " + numbers[-1]
+def _offered(numbers) -> str:
+    shown = [f"{n:,}" for n in numbers]
+    return ", ".join(shown[:-1]) + " or " + shown[-1] if len(shown) > 1 else shown[0]
 
 
 class PublicAfterField(forms.TypedChoiceField):
-    """N of the display choice `threshold`: one of ``Signature.PUBLIC_AFTER_CHOICES``."""
+    """N of the display choice `threshold`: one of ``numbers`` (the short list,
+    ``Signature.PUBLIC_AFTER_CHOICES``, unless the letter's organizers added their own)."""
 
-    def __init__(self, **kwargs):
+    def __init__(self, numbers=Signature.PUBLIC_AFTER_CHOICES, **kwargs):
+        self.numbers = tuple(numbers)
         super().__init__(
-            choices=_public_after_choices,
+            choices=[("", "(only with the choice above)")]
+            + [(str(n), f"{n:,} signatures") for n in self.numbers],
             coerce=int,
             empty_value=None,
             required=False,
             label="Show my name once this many have signed",
             help_text="With “Hide my name until enough people have signed”: until then you are "
             "listed as “name withheld”, and your name is kept only encrypted.",
-            error_messages={"invalid_choice": f"Choose one of {_offered()} signatures."},
+            error_messages={
+                "invalid_choice": f"Choose one of {_offered(self.numbers)} signatures."
+            },
             **kwargs,
         )
+
+
+def offer_public_after(form: forms.Form, numbers) -> None:
+    """Give ``form`` a letter's own choices of N (a field of its own: the class's are shared)."""
+    if numbers is not None and tuple(numbers) != Signature.PUBLIC_AFTER_CHOICES:
+        form.fields["public_after"] = PublicAfterField(numbers)
 
 
 def clean_public_after(form: forms.Form) -> None:
@@ -54,9 +59,10 @@ def clean_public_after(form: forms.Form) -> None:
     if data.get("display") != Signature.Display.THRESHOLD:
         data["public_after"] = None
     elif data.get("public_after") is None and "public_after" not in form.errors:
+        numbers = form.fields["public_after"].numbers  # type: ignore[attr-defined]
         form.add_error(
             "public_after",
-            f"Choose after how many signatures your name is shown: {_offered()}.",
+            f"Choose after how many signatures your name is shown: {_offered(numbers)}.",
         )
 
 
@@ -112,6 +118,10 @@ class SignatureForm(forms.Form):
         label="Leave this field empty",
         widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
     )
+
+    def __init__(self, *args, public_after_choices=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        offer_public_after(self, public_after_choices)
 
     def _clean_text(self, field: str, multiline: bool = False) -> str:
         value = self.cleaned_data.get(field, "")
@@ -219,6 +229,11 @@ class DisplayForm(forms.Form):
     )
     public_after = PublicAfterField()
     name = forms.CharField(max_length=200, required=False)
+
+    def __init__(self, *args, public_after_choices=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        offer_public_after(self, public_after_choices)
+
     affiliation = forms.CharField(max_length=200, required=False)
     comment = forms.CharField(
         max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 3})

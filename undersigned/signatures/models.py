@@ -12,6 +12,7 @@ from django.utils import timezone
 from undersigned.db import rows
 from undersigned.db.fields import VaultedTextField
 from undersigned.letters.models import Letter
+from undersigned.letters.models.letter import PUBLIC_AFTER_CHOICES
 from undersigned.lib.times import this_hour
 
 
@@ -119,8 +120,8 @@ class Signature(models.Model):
     LISTED = (Display.PUBLIC, Display.HIDDEN, Display.THRESHOLD)
     # Listed as "name withheld" (a `threshold` signer until the count reaches their N).
     WITHHELD = (Display.HIDDEN, Display.THRESHOLD)
-    # The Ns a `threshold` signer may choose (``public_after``).
-    PUBLIC_AFTER_CHOICES = (50, 100, 300)
+    # The Ns a `threshold` signer may choose (``public_after``), besides the organizers' own.
+    PUBLIC_AFTER_CHOICES = PUBLIC_AFTER_CHOICES
     # What a submission carries (``IntakeDetails``): a pending change that its signer
     # confirms gives the signature these.
     DETAILS = (

@@ -91,13 +91,17 @@ def manage(request, receipt):
     # A waiting name (``reveal``): the server can read it, and shows it to its signer.
     waiting = reveal.opened(signature.letter, signature) or {}
     context["waiting_name"] = waiting.get("name", "")
+    choices = signature.letter.public_after_options()
+    if signature.public_after and signature.public_after not in choices:
+        choices = sorted({*choices, signature.public_after})  # the organizers dropped it since
     if action in (None, "reaffirm", "stop-updates"):
         named = waiting or {k: getattr(signature, k) for k in ("name", "affiliation", "comment")}
         form = DisplayForm(
-            initial={"display": signature.display, "public_after": signature.public_after, **named}
+            initial={"display": signature.display, "public_after": signature.public_after, **named},
+            public_after_choices=choices,
         )
         return render(request, "signatures/manage.html", {**context, "form": form})
-    form = DisplayForm(request.POST)
+    form = DisplayForm(request.POST, public_after_choices=choices)
     if form.is_valid():
         try:
             services.change_display(receipt, **form.cleaned_data)
@@ -107,5 +111,5 @@ def manage(request, receipt):
         return render(request, "signatures/manage.html", {**context, "form": form}, status=400)
     signature.refresh_from_db()
     context["waiting_name"] = (reveal.opened(signature.letter, signature) or {}).get("name", "")
-    form = DisplayForm(initial={**form.cleaned_data})
+    form = DisplayForm(initial={**form.cleaned_data}, public_after_choices=choices)
     return render(request, "signatures/manage.html", {**context, "form": form, "saved": True})
