@@ -14,6 +14,7 @@ from django.db import connection
 from django.test import Client
 
 from tests.conftest import drain, in_threads, last_token, make_letter, settle
+from tests.test_browser import browser, new_context, site_url  # noqa: F401  (fixtures)
 from tests.test_privacy import database_dump
 from tests.test_remnants import files_of_the_database
 from undersigned.accounts.models import OrganizerKey
@@ -501,3 +502,50 @@ def test_choosing_threshold_after_the_count_passed_n_shows_the_name_soon(client,
     drain()
     assert NAME in public_names(client, letter)
     assert counting.reconcile() == []
+
+
+# --- in a browser, with JavaScript off ------------------------------------------------------
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_signer_chooses_threshold_in_a_browser_without_javascript(
+    request, smtp_server, worker_thread, organizer
+):
+    from playwright.sync_api import expect
+
+    # The browser fixtures of test_browser.py (imported above), by name.
+    base = request.getfixturevalue("site_url")
+    contexts = request.getfixturevalue("new_context")
+
+    from tests.test_browser import confirmation_link, reload_until_count, textbox
+
+    letter = make_letter([organizer], slug="two-of-us", public_after_choices="2")
+    page = contexts(java_script_enabled=False).new_page()
+    url = base + letter.get_absolute_url()
+    page.goto(url)
+    textbox(page, "Name").fill(NAME)
+    textbox(page, "Email").fill("yolanda@example.net")
+    label = Signature.Display.THRESHOLD.label
+    page.get_by_role("radio", name=label, exact=True).check()
+    page.get_by_label("Show my name once this many have signed").select_option("2")
+    page.get_by_role("button", name="Sign", exact=True).click()
+    expect(page.get_by_role("heading", name="Check your email")).to_be_visible()
+
+    page.goto(confirmation_link(smtp_server, 1, "yolanda@example.net"))
+    expect(page.locator("#shown-as")).to_contain_text("until 2 people have signed")
+    expect(page.locator("#shown-as")).to_contain_text(NAME)
+    page.get_by_role("button", name="Confirm").click()
+    reload_until_count(page, url, "1", forbidden=NAME)
+    expect(page.locator("section.signatories")).to_contain_text("name withheld")
+
+    services.sign(letter, services.SignatureData(name="Other", email="other@example.com"))
+    link = confirmation_link(smtp_server, 2, "other@example.com")
+    services.confirm(link.rsplit("/v/", 1)[1])
+    reload_until_count(page, url, "2")
+    deadline = 50
+    while NAME not in page.content() and deadline:  # the counter's next batch, bounded
+        page.wait_for_timeout(200)
+        page.goto(url)
+        deadline -= 1
+    expect(page.locator("section.signatories")).to_contain_text(NAME)
