@@ -549,3 +549,15 @@ def test_a_signer_chooses_threshold_in_a_browser_without_javascript(
         page.goto(url)
         deadline -= 1
     expect(page.locator("section.signatories")).to_contain_text(NAME)
+
+
+@pytest.mark.django_db
+def test_the_signing_verb_refuses_a_threshold_without_an_offered_n(letter):
+    for n in (None, 7):
+        data = services.SignatureData(
+            name="A", email="a@example.org", display="threshold", public_after=n
+        )
+        with pytest.raises(services.SigningError, match="Choose after how many"):
+            services.sign(letter, data)
+    settle()
+    assert not Signature.objects.exists()

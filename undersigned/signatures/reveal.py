@@ -84,7 +84,7 @@ def reveal_due(letter_ids: Iterable[int], limit: int | None = None) -> int:
                 public_after__lte=reached(letter),
             )
             .only(*_STANDING)
-            .order_by("pk")[: limit - shown]
+            .order_by("public_after")[: limit - shown]  # the index's order
         )
         changes = []
         for signature in due:

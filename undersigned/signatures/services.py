@@ -178,6 +178,7 @@ def sign(letter: Letter, data: SignatureData, ip: str = "", honeypot: bool = Fal
     new address from one that signed before.
     """
     _check_open(letter)
+    _check_public_after(letter, data)
     canonical = canonical_email(data.email)
     verified_domain = letter.verified_domain(canonical.rpartition("@")[2])
     if letter.members_only and not verified_domain:
@@ -215,6 +216,14 @@ def sign(letter: Letter, data: SignatureData, ip: str = "", honeypot: bool = Fal
     rows.insert(
         Intake, {"letter_id": letter.pk, "email": data.email, "details": json.dumps(details)}
     )
+
+
+def _check_public_after(letter: Letter, data: SignatureData) -> None:
+    """`threshold` needs an N that the letter offers (the forms check it first)."""
+    if data.display == Signature.Display.THRESHOLD and (
+        data.public_after not in letter.public_after_options()
+    ):
+        raise SigningError("Choose after how many signatures your name is shown.")
 
 
 def _check_open(letter: Letter) -> None:
@@ -320,6 +329,7 @@ def sign_as_member(
     is needed): one intake row, as ``sign`` writes. Returns the signer's private link (the
     receipt), to show them once."""
     _check_open(letter)
+    _check_public_after(letter, data)
     ip_hash, ip_day = privacy.ip_hash(ip)
     receipt = new_token()
     flag = limits.HONEYPOT if honeypot else (limits.BLOCKED if proof.blocked else "")
@@ -576,6 +586,8 @@ def change_display(
         public_after = None
     elif not public_after:
         raise SigningError("Choose after how many signatures your name is shown.")
+    elif not signature.letter.key_salt:
+        raise SigningError("This letter's data was purged: a name can no longer wait for it.")
     typed = {"name": name, "affiliation": affiliation, "comment": comment}
     if signature.display == Signature.Display.THRESHOLD:
         kept = reveal.opened(signature.letter, signature) or typed
