@@ -128,6 +128,9 @@ def test_it_exports_confirmed_signatures_as_csv(letter, capsys):
         "comment",
         "display",
         "confirmed_on",
+        "forge",
+        "forge_username",
+        "forge_fingerprint",
     }
 
 

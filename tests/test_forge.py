@@ -572,3 +572,29 @@ def test_the_export_carries_the_account_and_a_hidden_one_only_with_the_key(
     alice = ("public", "github", "alice", keys["ed25519"].fingerprint)
     assert accounts() == [("hidden", "github", "", ""), alice]
     assert accounts(private) == [("hidden", "github", "bob", keys["bob"].fingerprint), alice]
+
+
+def test_a_forge_account_shown_after_n_appears_with_the_name(client, organizer, github, keys):
+    from tests.conftest import last_token
+
+    make_letter([organizer], public_after_choices="2")
+    github.keys["alice"] = [keys["ed25519"].public]
+    challenge = challenge_for(client)
+    signature = keys["ed25519"].sign(challenge["challenge"], challenge["namespace"])
+    signed_and_counted(
+        client, forge_fields(challenge, signature), display="threshold", public_after=2
+    )
+    [waiting] = client.get(f"{API}/signatures").json()["signatures"]
+    assert (waiting["name"], waiting["verification"]) == (None, "verified GitHub account")
+    assert Signature.objects.get().forge_username == ""
+
+    sign_api(client, name="Second Signer", email="second@example.org")
+    settle()
+    client.post(f"/v/{last_token()}")
+    apply_deltas()
+    cache.clear()
+    recent.clear()
+
+    shown = {row["name"]: row for row in client.get(f"{API}/signatures").json()["signatures"]}
+    assert shown["Alice Maintainer"]["verification"] == "github.com/alice"
+    assert Signature.objects.get(forge="github").forge_fingerprint == keys["ed25519"].fingerprint

@@ -19,7 +19,7 @@ from django.db import close_old_connections, connections
 from undersigned.db import maintenance
 from undersigned.events.fanout import fan_out
 from undersigned.outbox import sending
-from undersigned.signatures import counting, retention, services
+from undersigned.signatures import counting, retention, reveal, services
 from undersigned.tips import services as tips
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,7 @@ JOBS = [
         lambda: min(60, settings.MAIL_CLAIM_TIMEOUT_SECONDS / 2),
         sending.release_stale_claims,
     ),
+    Job("threshold names", lambda: 10, reveal.reveal_waiting),  # the counter shows most
     Job("purge", lambda: 3600, retention.purge),
     Job("checkpoint", lambda: 30, maintenance.checkpoint),  # SQLite: an empty WAL
 ]

@@ -385,6 +385,12 @@ def document() -> dict:
                             "minimum": 1,
                             "description": "The organizers' goal, if any (it may be raised)",
                         },
+                        "public_after_choices": {
+                            "type": "array",
+                            "items": {"type": "integer"},
+                            "description": "The counts a signer may choose as public_after "
+                            "(display threshold): 50, 100, 300 and the organizers' own",
+                        },
                         "milestones": {
                             "type": "array",
                             "description": "Counts the letter reached, each with the hour it "
@@ -532,8 +538,18 @@ def document() -> dict:
                         "comment": {"type": "string", "maxLength": 1000},
                         "display": {
                             "type": "string",
-                            "enum": ["public", "hidden", "count"],
+                            "enum": ["public", "hidden", "count", "threshold"],
                             "default": "public",
+                            "description": "threshold: listed as name withheld until the "
+                            "letter's count (its verified count, if it verifies) reaches "
+                            "public_after, then shown as public",
+                        },
+                        "public_after": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "description": "With display threshold (and required by it): "
+                            "show the name once this many have signed; one of the letter's "
+                            "public_after_choices (50, 100, 300 and the organizers' own)",
                         },
                         "version": {
                             "type": "integer",

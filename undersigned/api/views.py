@@ -158,11 +158,22 @@ def _members_only() -> JsonResponse:
     )
 
 
-FIELDS = ("name", "email", "affiliation", "department", "comment", "display", "version", "updates")
+FIELDS = (
+    "name",
+    "email",
+    "affiliation",
+    "department",
+    "comment",
+    "display",
+    "public_after",
+    "version",
+    "updates",
+)
 # Signing as a code-forge account: all four, in place of or beside ``email``.
 FORGE_FIELDS = ("forge", "forge_username", "challenge", "ssh_signature")
 # Fields that are not text, and the JSON types they take.
-TYPED = {"version": (int,), "updates": (bool,)}
+TYPED = {"version": (int,), "public_after": (int,), "updates": (bool,)}
+WHOLE = ("version", "public_after")  # whole numbers (JSON's true is an int to Python)
 
 
 def _json_object(request) -> dict | JsonResponse:
@@ -193,19 +204,27 @@ def _sign(request, letter):
         key
         for key, value in payload.items()
         if not isinstance(value, TYPED.get(key, (str,)))
-        or (key == "version" and isinstance(value, bool))
+        or (key in WHOLE and isinstance(value, bool))
     )
     if wrong:
-        expected = {"version": "Must be a whole number.", "updates": "Must be true or false."}
+        expected = {
+            "version": "Must be a whole number.",
+            "public_after": "Must be a whole number.",
+            "updates": "Must be true or false.",
+        }
         return error(
-            "Every field must be a string, but version (a number) and updates (true or false).",
+            "Every field must be a string, but version and public_after (whole numbers) and "
+            "updates (true or false).",
             400,
             fields={k: [expected.get(k, "Must be a string.")] for k in wrong},
         )
     if "updates" in payload:
         payload = {**payload, "updates": "on" if payload["updates"] else ""}
+    if "public_after" in payload:
+        payload = {**payload, "public_after": str(payload["public_after"])}
     with_forge = any(name in payload for name in FORGE_FIELDS)
-    form = (ForgeSignatureForm if with_forge else SignatureForm)(payload)
+    form_class = ForgeSignatureForm if with_forge else SignatureForm
+    form = form_class(payload, public_after_choices=letter.public_after_options())
     if not form.is_valid():
         fields = {name: [str(m) for m in messages] for name, messages in form.errors.items()}
         return error("Some fields need attention.", 400, fields=fields)

@@ -28,6 +28,7 @@ class LetterForm(forms.ModelForm):
             "body",
             "goal",
             "extra_milestones",
+            "public_after_choices",
             "organized_by",
             "visibility",
             "deadline",
@@ -54,7 +55,13 @@ class LetterForm(forms.ModelForm):
         ("On the letter's page", ("organized_by", "goal", "extra_milestones")),
         (
             "Who signs, and how they are verified",
-            ("visibility", "organization", "domains", "include_subdomains"),
+            (
+                "visibility",
+                "organization",
+                "domains",
+                "include_subdomains",
+                "public_after_choices",
+            ),
         ),
         ("When signing closes", ("deadline", "time_zone")),
         ("Privacy and retention", ("discreet_mail", "hide_count", "purge_after_days")),

@@ -84,7 +84,7 @@ def _signing_form(letter: Letter, request, data=None):
     initial: dict = {"version": letter.version or None}
     if letter.members_only:
         initial["display"] = Signature.Display.HIDDEN
-    return form_class(data, initial=initial)
+    return form_class(data, initial=initial, public_after_choices=letter.public_after_options())
 
 
 def letter_context(letter: Letter, request, form=None) -> dict:
@@ -224,7 +224,7 @@ def forge_sign(request, slug):
         context["closed"] = str(exc)
         return _forge_page(request, context, exc.status)
     if request.method == "POST" and "ssh_signature" in request.POST:
-        form = ForgeSignatureForm(request.POST)
+        form = ForgeSignatureForm(request.POST, public_after_choices=letter.public_after_options())
         context["form"] = form
         if form.is_valid():
             try:
@@ -256,7 +256,10 @@ def forge_sign(request, slug):
                     "version": letter.version or None,
                 }
                 del context["account_form"]
-                context.update(form=ForgeSignatureForm(initial=initial), challenge=challenge)
+                form = ForgeSignatureForm(
+                    initial=initial, public_after_choices=letter.public_after_options()
+                )
+                context.update(form=form, challenge=challenge)
                 status = 200
     elif request.method in ("GET", "HEAD"):
         context["account_form"] = ForgeAccountForm()

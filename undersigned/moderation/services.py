@@ -86,7 +86,7 @@ def _changes(rows, counted: int = 0, held: int = 0) -> list[Change]:
             bool(verified_domain),
             flag,
             department,
-            display == Signature.Display.HIDDEN,
+            display in Signature.WITHHELD,
         )
         for _, verified_domain, flag, department, display in rows
     ]
@@ -177,7 +177,7 @@ def release(letter: Letter, reason: str, *, actor=None, via: str) -> int:
             )
             Signature.objects.filter(pk__in=[row[0] for row in rows]).update(flag="")
             for _, verified_domain, flag, department, display in rows:
-                hidden = display == Signature.Display.HIDDEN
+                hidden = display in Signature.WITHHELD
                 changes.append(Change(0, -1, bool(verified_domain), flag, department, hidden))
                 changes.append(Change(+1, 0, bool(verified_domain), "", department, hidden))
         journal(letter.pk, changes)

@@ -61,7 +61,7 @@ class Change(NamedTuple):
             bool(signature.verified_domain),
             signature.flag if flag is None else flag,
             signature.department,
-            signature.display == Signature.Display.HIDDEN,
+            signature.display in Signature.WITHHELD,
             signature.version if version is None else version,
         )
 
@@ -145,6 +145,9 @@ def apply_deltas(batch: int = 5000) -> int:
         from undersigned.letters.milestones import stamp
 
         stamp([letter_id for letter_id, total in totals.items() if total[0] > 0], now)
+        from undersigned.signatures.reveal import reveal_due
+
+        reveal_due(list(totals))  # names whose threshold the counts reached
     refresh_counts(list(totals))  # after the commit, for readers in other processes
     return len(rows)
 
@@ -224,7 +227,7 @@ def _recount_tallies() -> None:
     dimension = Tally.Dimension
     counted = f"{s}.status = 'confirmed' AND {s}.invalidation_id IS NULL AND {s}.flag = ''"
     held = f"{s}.status = 'confirmed' AND {s}.invalidation_id IS NULL AND {s}.flag <> ''"
-    hidden = f"{s}.display = 'hidden'"
+    hidden = f"{s}.display IN ('hidden', 'threshold')"  # ``Signature.WITHHELD``
     version = "CAST(version AS TEXT)" if connection.vendor == "sqlite" else "version::text"
     true = "TRUE" if connection.vendor == "postgresql" else "1"
 

@@ -23,6 +23,52 @@ class _SharedFields(dict):
         return dict(self)
 
 
+def _offered(numbers) -> str:
+    shown = [f"{n:,}" for n in numbers]
+    return ", ".join(shown[:-1]) + " or " + shown[-1] if len(shown) > 1 else shown[0]
+
+
+class PublicAfterField(forms.TypedChoiceField):
+    """N of the display choice `threshold`: one of ``numbers`` (the short list,
+    ``Signature.PUBLIC_AFTER_CHOICES``, unless the letter's organizers added their own)."""
+
+    def __init__(self, numbers=Signature.PUBLIC_AFTER_CHOICES, **kwargs):
+        self.numbers = tuple(numbers)
+        super().__init__(
+            choices=[("", "(only with the choice above)")]
+            + [(str(n), f"{n:,} signatures") for n in self.numbers],
+            coerce=int,
+            empty_value=None,
+            required=False,
+            label="Show my name once this many have signed",
+            help_text="With “Hide my name until enough people have signed”: until then you are "
+            "listed as “name withheld”, and your name is kept only encrypted.",
+            error_messages={
+                "invalid_choice": f"Choose one of {_offered(self.numbers)} signatures."
+            },
+            **kwargs,
+        )
+
+
+def offer_public_after(form: forms.Form, numbers) -> None:
+    """Give ``form`` a letter's own choices of N (a field of its own: the class's are shared)."""
+    if numbers is not None and tuple(numbers) != Signature.PUBLIC_AFTER_CHOICES:
+        form.fields["public_after"] = PublicAfterField(numbers)
+
+
+def clean_public_after(form: forms.Form) -> None:
+    """A form's ``public_after`` is kept only with `threshold`, which needs one."""
+    data = form.cleaned_data
+    if data.get("display") != Signature.Display.THRESHOLD:
+        data["public_after"] = None
+    elif data.get("public_after") is None and "public_after" not in form.errors:
+        numbers = form.fields["public_after"].numbers  # type: ignore[attr-defined]
+        form.add_error(
+            "public_after",
+            f"Choose after how many signatures your name is shown: {_offered(numbers)}.",
+        )
+
+
 class SignatureForm(forms.Form):
     """The signing form, shared by the letter page and ``POST /api/v1/…/signatures``."""
 
@@ -57,6 +103,7 @@ class SignatureForm(forms.Form):
         widget=forms.RadioSelect,
         label="How to show your signature",
     )
+    public_after = PublicAfterField()
     # The version of the text the signer was shown: a signature given for an older version
     # is kept with it.
     version = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
@@ -74,6 +121,10 @@ class SignatureForm(forms.Form):
         label="Leave this field empty",
         widget=forms.TextInput(attrs={"autocomplete": "off", "tabindex": "-1"}),
     )
+
+    def __init__(self, *args, public_after_choices=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        offer_public_after(self, public_after_choices)
 
     def _clean_text(self, field: str, multiline: bool = False) -> str:
         value = self.cleaned_data.get(field, "")
@@ -97,6 +148,11 @@ class SignatureForm(forms.Form):
 
     def clean_display(self):
         return self.cleaned_data.get("display") or Signature.Display.PUBLIC
+
+    def clean(self):
+        super().clean()
+        clean_public_after(self)
+        return self.cleaned_data
 
     def clean_email(self):
         value = self.cleaned_data["email"]
@@ -133,6 +189,7 @@ class SignatureForm(forms.Form):
             display=data["display"],
             version=data.get("version"),
             updates=bool(data.get("updates")),
+            public_after=data.get("public_after"),
         )
 
 
@@ -153,6 +210,7 @@ class MemberSignatureForm(SignatureForm):
             comment=data["comment"],
             display=data["display"],
             version=data.get("version"),
+            public_after=data.get("public_after"),
         )
 
 
@@ -237,7 +295,13 @@ class DisplayForm(forms.Form):
     display = forms.ChoiceField(
         choices=Signature.Display.choices, widget=forms.RadioSelect, label="Show my signature as"
     )
+    public_after = PublicAfterField()
     name = forms.CharField(max_length=200, required=False)
+
+    def __init__(self, *args, public_after_choices=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        offer_public_after(self, public_after_choices)
+
     affiliation = forms.CharField(max_length=200, required=False)
     comment = forms.CharField(
         max_length=1000, required=False, widget=forms.Textarea(attrs={"rows": 3})
@@ -251,6 +315,7 @@ class DisplayForm(forms.Form):
                 reject_control_characters(data.get(field, ""), multiline=field == "comment")
             except ValidationError as exc:
                 self.add_error(field, exc)
+        clean_public_after(self)
         if data.get("display") == Signature.Display.PUBLIC and not (data.get("name") or "").strip():
             self.add_error("name", "Enter the name to show: it is needed to show you publicly.")
         return data

@@ -12,6 +12,7 @@ from django.utils import timezone
 from undersigned.db import rows
 from undersigned.db.fields import VaultedTextField
 from undersigned.letters.models import Letter
+from undersigned.letters.models.letter import PUBLIC_AFTER_CHOICES
 from undersigned.lib.times import this_hour
 
 
@@ -116,8 +117,13 @@ class Signature(models.Model):
         PUBLIC = "public", "Show my name and affiliation"
         HIDDEN = "hidden", "Hide my name: show only that a signer (verified, if so) signed"
         COUNT = "count", "Only count me: do not list me at all"
+        THRESHOLD = "threshold", "Hide my name until enough people have signed, then show it"
 
-    LISTED = (Display.PUBLIC, Display.HIDDEN)
+    LISTED = (Display.PUBLIC, Display.HIDDEN, Display.THRESHOLD)
+    # Listed as "name withheld" (a `threshold` signer until the count reaches their N).
+    WITHHELD = (Display.HIDDEN, Display.THRESHOLD)
+    # The Ns a `threshold` signer may choose (``public_after``), besides the organizers' own.
+    PUBLIC_AFTER_CHOICES = PUBLIC_AFTER_CHOICES
     # What a submission carries (``IntakeDetails``): a pending change that its signer
     # confirms gives the signature these.
     DETAILS = (
@@ -128,6 +134,8 @@ class Signature(models.Model):
         "comment",
         "department",
         "sealed",
+        "public_after",
+        "threshold_sealed",
         "verified_domain",
         "ip_hash",
         "ip_day",
@@ -158,6 +166,14 @@ class Signature(models.Model):
     comment = VaultedTextField(max_length=1000, blank=True)
     department = models.CharField(max_length=100, blank=True)
     sealed = models.JSONField(null=True, blank=True)
+    # A `threshold` signer's N: their name is shown once the letter's count (its verified
+    # count, if the letter verifies) reaches it. Kept after the name appears (``display``
+    # becomes `public`), so that their private page can say why it did.
+    public_after = models.PositiveIntegerField(null=True, blank=True)
+    # Until then, their name, affiliation and comment sealed to the letter's threshold key for
+    # N (``lib.thresholds``: derived from the instance secret, never stored), besides
+    # ``sealed`` to the organizers' keys; the counter opens it at N (``reveal``) and drops it.
+    threshold_sealed = models.JSONField(null=True, blank=True)
 
     # No email address is stored: this keyed hash (per letter, with a secret outside the
     # database) is all that de-duplication needs.
@@ -233,6 +249,12 @@ class Signature(models.Model):
                 condition=models.Q(token_expires_at__isnull=False),
             ),
             models.Index(fields=["ip_day"], name="signature_ip_day"),
+            # The counter finds the names due to appear (``reveal``) among these alone.
+            models.Index(
+                fields=["letter", "public_after"],
+                name="signature_waiting",
+                condition=models.Q(threshold_sealed__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -245,6 +267,11 @@ class Signature(models.Model):
     @property
     def is_verified(self) -> bool:
         return bool(self.verified_domain)
+
+    @property
+    def is_withheld(self) -> bool:
+        """Listed (if at all) as "name withheld": hidden, or waiting for its threshold."""
+        return self.display in self.WITHHELD
 
     @property
     def verification(self) -> str:
@@ -432,8 +459,8 @@ def _withhold_small_departments(letter: Letter, signatures: list[Signature]) -> 
     """A hidden signer's department is shown only where at least SMALLEST_GROUP hidden signers
     share it: "name withheld, Legal" must not narrow a signer down to the two people in Legal
     who signed. Others read "another department" (``department_withheld``)."""
-    hidden = Signature.Display.HIDDEN
-    asked = {s.department for s in signatures if s.display == hidden and s.department}
+    withheld = Signature.WITHHELD
+    asked = {s.department for s in signatures if s.display in withheld and s.department}
     if not asked:
         return
     shown = set(
@@ -445,7 +472,7 @@ def _withhold_small_departments(letter: Letter, signatures: list[Signature]) -> 
         ).values_list("key", flat=True)
     )
     for signature in signatures:
-        if signature.display == hidden and signature.department not in shown:
+        if signature.display in withheld and signature.department not in shown:
             signature.department_withheld = bool(signature.department)
             signature.department = ""
 
@@ -462,13 +489,17 @@ def parse_cursor(value: str | None) -> int | None:
 
 class StoredFields(TypedDict):
     """What is kept of what a signer typed (``services._stored_fields``): a hidden signer's
-    name, affiliation and comment only in ``sealed``; a count-only signer's not at all."""
+    name, affiliation and comment only in ``sealed``; a count-only signer's not at all; a
+    threshold signer's in ``sealed`` and in ``threshold_sealed`` until the count reaches
+    ``public_after``."""
 
     name: str
     affiliation: str
     comment: str
     department: str
     sealed: dict | None
+    public_after: int | None
+    threshold_sealed: dict | None
 
 
 class IntakeDetails(StoredFields):
@@ -494,8 +525,9 @@ class IntakeDetails(StoredFields):
     # second mail: the address's keyed hash and the hash of the private link shown to them.
     email_hash: NotRequired[str]
     receipt_hash: NotRequired[str]
-    # A hidden signer's name, affiliation and comment, which the worker seals to the
-    # organizers' keys (into ``sealed``) before anything else keeps them.
+    # A hidden (or threshold) signer's name, affiliation and comment, which the worker seals
+    # to the organizers' keys (into ``sealed``), and for a threshold signer to the letter's
+    # threshold key (into ``threshold_sealed``), before anything else keeps them.
     private: NotRequired[dict[str, str]]
 
 

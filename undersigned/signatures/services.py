@@ -30,7 +30,7 @@ from undersigned.lib.times import this_hour
 from undersigned.lib.tokens import new_token, token_hash
 from undersigned.moderation import limits, trends
 from undersigned.outbox import mail, quota
-from undersigned.signatures import forge, privacy
+from undersigned.signatures import forge, privacy, reveal
 from undersigned.signatures.counting import Change, journal
 from undersigned.signatures.models import (
     Intake,
@@ -78,6 +78,7 @@ class SignatureData:
     version: int | None = None  # of the text the signer was shown (the form carries it)
     updates: bool = False  # "email me updates about this letter"
     proof: forge.Proof | None = None  # a code-forge account proven by an SSH signature
+    public_after: int | None = None  # `threshold`: show the name once this many have signed
 
 
 def _version(letter: Letter, shown: int | None) -> int | None:
@@ -88,28 +89,46 @@ def _version(letter: Letter, shown: int | None) -> int | None:
     return letter.version or None
 
 
-def _submitted(data: SignatureData) -> tuple[StoredFields, dict[str, str] | None]:
-    """What the intake takes of what the signer typed: what is kept, and a hidden signer's
-    private fields (which the worker seals to the organizers' keys)."""
-    if data.display != Signature.Display.HIDDEN:
-        return _stored_fields(None, data), None
+def _private(data: SignatureData) -> dict[str, str]:
     private = {"name": data.name, "affiliation": data.affiliation, "comment": data.comment}
-    if data.proof:
+    if data.proof:  # a forge account is as private as the name
         private["forge_account"] = forge.account(data.proof.forge, data.proof.username)
         private["forge_fingerprint"] = data.proof.fingerprint
+    return private
+
+
+def _submitted(data: SignatureData) -> tuple[StoredFields, dict[str, str] | None]:
+    """What the intake takes of what the signer typed: what is kept, and a hidden or
+    threshold signer's private fields (which the worker seals, ``_seal_private``)."""
+    if data.display not in Signature.WITHHELD:
+        return _stored_fields(None, data), None
     empty = StoredFields(
-        name="", affiliation="", comment="", department=data.department, sealed=None
+        name="",
+        affiliation="",
+        comment="",
+        department=data.department,
+        sealed=None,
+        public_after=_public_after(data),
+        threshold_sealed=None,
     )
-    return empty, private
+    return empty, _private(data)
+
+
+def _public_after(data: SignatureData) -> int | None:
+    return data.public_after if data.display == Signature.Display.THRESHOLD else None
 
 
 def _seal_private(letter: Letter, details: IntakeDetails) -> IntakeDetails:
     """The intake's details with a hidden signer's private fields sealed to the keys the
-    letter's organizers hold now (and dropped if none holds one)."""
+    letter's organizers hold now (and dropped if none holds one); a threshold signer's also
+    to the letter's threshold key for their N."""
     private = details.pop("private", None)
     if private:
         keys = _sealing_keys(letter)
         details["sealed"] = sealing.seal(private, keys) if keys else None
+        n = details.get("public_after")
+        if details["display"] == Signature.Display.THRESHOLD and n:
+            details["threshold_sealed"] = reveal.seal(letter, n, private)
     return details
 
 
@@ -123,13 +142,25 @@ def _stored_fields(letter: Letter | None, data: SignatureData) -> StoredFields:
             comment=data.comment,
             department=department,
             sealed=None,
+            public_after=None,
+            threshold_sealed=None,
         )
-    sealed = None  # `count`, or no organizer key: not stored at all
-    if data.display == Signature.Display.HIDDEN and letter is not None:  # only they need keys
+    sealed = waiting = None  # `count`, or no organizer key: not stored at all
+    n = _public_after(data)
+    if data.display in Signature.WITHHELD and letter is not None:  # only they need keys
         keys = _sealing_keys(letter)
-        private = {"name": data.name, "affiliation": data.affiliation, "comment": data.comment}
-        sealed = sealing.seal(private, keys) if keys else None
-    return StoredFields(name="", affiliation="", comment="", department=department, sealed=sealed)
+        sealed = sealing.seal(_private(data), keys) if keys else None
+        if n:
+            waiting = reveal.seal(letter, n, _private(data))
+    return StoredFields(
+        name="",
+        affiliation="",
+        comment="",
+        department=department,
+        sealed=sealed,
+        public_after=n,
+        threshold_sealed=waiting,
+    )
 
 
 def _sealing_keys(letter: Letter) -> list[str]:
@@ -153,6 +184,7 @@ def sign(letter: Letter, data: SignatureData, ip: str = "", honeypot: bool = Fal
     new address from one that signed before.
     """
     _check_open(letter)
+    _check_public_after(letter, data)
     canonical = canonical_email(data.email)
     verified_domain = letter.verified_domain(canonical.rpartition("@")[2])
     if letter.members_only and not verified_domain:
@@ -262,6 +294,14 @@ def sign_with_forge(letter: Letter, data: SignatureData, ip: str = "", honeypot=
         details["private"] = private
     rows.insert(Intake, {"letter_id": letter.pk, "email": "", "details": json.dumps(details)})
     return receipt
+
+
+def _check_public_after(letter: Letter, data: SignatureData) -> None:
+    """`threshold` needs an N that the letter offers (the forms check it first)."""
+    if data.display == Signature.Display.THRESHOLD and (
+        data.public_after not in letter.public_after_options()
+    ):
+        raise SigningError("Choose after how many signatures your name is shown.")
 
 
 def _check_open(letter: Letter) -> None:
@@ -379,6 +419,7 @@ def sign_as_member(
     is needed): one intake row, as ``sign`` writes. Returns the signer's private link (the
     receipt), to show them once."""
     _check_open(letter)
+    _check_public_after(letter, data)
     ip_hash, ip_day = privacy.ip_hash(ip)
     receipt = new_token()
     flag = limits.HONEYPOT if honeypot else (limits.BLOCKED if proof.blocked else "")
@@ -477,6 +518,7 @@ class Submission:
     confirmed: bool  # the signature is confirmed already
     held: str  # why the confirmed signature is held, or ""
     releases: bool  # confirming releases a held signature (and changes nothing else)
+    public_after: int | None = None  # `threshold`: the name is shown once this many signed
 
 
 def submission_for_token(token: str) -> Submission:
@@ -517,18 +559,24 @@ def _check_confirmable(letter: Letter, expired: bool) -> None:
 
 
 def _submission(shown: Signature, signature: Signature, releases: bool, letter=None):
+    letter = letter or signature.letter
+    named = {k: getattr(shown, k) for k in ("name", "affiliation", "comment")}
+    if shown.display == Signature.Display.THRESHOLD:
+        # What will be published at N, so that the owner of the address can refuse it.
+        named = {**named, **(reveal.opened(letter, shown) or {})}
     return Submission(
-        letter=letter or signature.letter,
+        letter=letter,
         display=shown.display,
-        name=shown.name,
-        affiliation=shown.affiliation,
-        comment=shown.comment,
+        name=named["name"],
+        affiliation=named["affiliation"],
+        comment=named["comment"],
         department=shown.department,
         verified_domain=shown.verified_domain,
         verification=shown.verification,
         confirmed=signature.is_confirmed,
         held=signature.flag if signature.is_held else "",
         releases=releases,
+        public_after=shown.public_after,
     )
 
 
@@ -650,20 +698,44 @@ def withdraw(receipt: str) -> bool:
 
 
 def change_display(
-    receipt: str, display: str, name: str = "", affiliation: str = "", comment: str = ""
+    receipt: str,
+    display: str,
+    name: str = "",
+    affiliation: str = "",
+    comment: str = "",
+    public_after: int | None = None,
 ) -> bool:
     """Switch how the signature behind ``receipt`` is shown. Going public needs the name typed
-    again (a hidden name is sealed to the organizers: the server cannot read it); going hidden
-    seals what was public; going count-only drops it."""
+    again (a hidden name is sealed to the organizers: the server cannot read it), unless it
+    waits for its threshold (the server can open that); going hidden seals what was public
+    (or waiting); going count-only drops it; waiting for a threshold seals what was public or
+    waiting, or what is typed again."""
     signature = signature_for_receipt(receipt)
     if signature is None:
         return False
-    if display == Signature.Display.PUBLIC:
-        shown = {"name": name, "affiliation": affiliation, "comment": comment}
-    elif display == signature.display:
-        return True
+    if display != Signature.Display.THRESHOLD:
+        public_after = None
+    elif not public_after:
+        raise SigningError("Choose after how many signatures your name is shown.")
+    elif not signature.letter.key_salt:
+        raise SigningError("This letter's data was purged: a name can no longer wait for it.")
+    typed = {"name": name, "affiliation": affiliation, "comment": comment}
+    if signature.display == Signature.Display.THRESHOLD:
+        kept = reveal.opened(signature.letter, signature) or typed
     else:
-        shown = {k: getattr(signature, k) for k in ("name", "affiliation", "comment")}
+        kept = {k: getattr(signature, k) for k in ("name", "affiliation", "comment")}
+    same = display == signature.display and public_after == signature.public_after
+    if same and display != Signature.Display.PUBLIC:
+        return True
+    if display == Signature.Display.PUBLIC or (display == Signature.Display.THRESHOLD and name):
+        shown = typed
+    else:
+        shown = kept
+    if display == Signature.Display.THRESHOLD and not shown["name"].strip():
+        raise SigningError(
+            "Type the name to show once enough have signed: a hidden name is encrypted for "
+            "the organizers, and this server cannot read it."
+        )
     data = SignatureData(
         name=shown["name"],
         email="",
@@ -671,18 +743,20 @@ def change_display(
         comment=shown["comment"],
         department=signature.department,
         display=display,
+        public_after=public_after,
     )
     with transaction.atomic():
         Signature.objects.filter(pk=signature.pk).update(
             display=display, **_stored_fields(signature.letter, data)
         )
-        hidden = Signature.Display.HIDDEN
-        if signature.is_counted and (signature.display == hidden) != (display == hidden):
+        withheld = Signature.WITHHELD
+        if signature.is_counted and (signature.display in withheld) != (display in withheld):
             # The tally of departments among hidden signers moves.
             after = Signature(
                 display=display,
                 department=signature.department,
                 verified_domain=signature.verified_domain,
+                version=signature.version,
             )
             journal(
                 signature.letter_id,

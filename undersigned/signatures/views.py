@@ -11,7 +11,7 @@ from django.views.decorators.http import require_http_methods
 
 from undersigned.letters.models import Letter
 from undersigned.moderation import limits
-from undersigned.signatures import services
+from undersigned.signatures import reveal, services
 from undersigned.signatures.forms import DisplayForm
 from undersigned.subscriptions import services as subscriptions
 from undersigned.web.caching import MISSING, recent
@@ -88,20 +88,28 @@ def manage(request, receipt):
         "held_reason": limits.REASONS.get(signature.flag, "") if signature.is_held else "",
         "subscribed": subscriptions.receives(signature.pk),
     }
+    # A waiting name (``reveal``): the server can read it, and shows it to its signer.
+    waiting = reveal.opened(signature.letter, signature) or {}
+    context["waiting_name"] = waiting.get("name", "")
+    choices = signature.letter.public_after_options()
+    if signature.public_after and signature.public_after not in choices:
+        choices = sorted({*choices, signature.public_after})  # the organizers dropped it since
     if action in (None, "reaffirm", "stop-updates"):
+        named = waiting or {k: getattr(signature, k) for k in ("name", "affiliation", "comment")}
         form = DisplayForm(
-            initial={
-                "display": signature.display,
-                "name": signature.name,
-                "affiliation": signature.affiliation,
-                "comment": signature.comment,
-            }
+            initial={"display": signature.display, "public_after": signature.public_after, **named},
+            public_after_choices=choices,
         )
         return render(request, "signatures/manage.html", {**context, "form": form})
-    form = DisplayForm(request.POST)
+    form = DisplayForm(request.POST, public_after_choices=choices)
+    if form.is_valid():
+        try:
+            services.change_display(receipt, **form.cleaned_data)
+        except services.SigningError as exc:
+            form.add_error("name", str(exc))
     if not form.is_valid():
         return render(request, "signatures/manage.html", {**context, "form": form}, status=400)
-    services.change_display(receipt, **form.cleaned_data)
     signature.refresh_from_db()
-    form = DisplayForm(initial={**form.cleaned_data})
+    context["waiting_name"] = (reveal.opened(signature.letter, signature) or {}).get("name", "")
+    form = DisplayForm(initial={**form.cleaned_data}, public_after_choices=choices)
     return render(request, "signatures/manage.html", {**context, "form": form, "saved": True})

@@ -23,6 +23,11 @@ def parse_milestones(value: str) -> list[int]:
     return sorted(set(counts))
 
 
+# The Ns a signer may choose for "show my name once N have signed" (the display choice
+# `threshold`), besides the organizers' own (``Letter.public_after_choices``).
+PUBLIC_AFTER_CHOICES = (50, 100, 300)
+
+
 def validate_milestones(value: str) -> None:
     from django.core.exceptions import ValidationError
 
@@ -96,6 +101,7 @@ class LetterDict(TypedDict):
     organized_by: str
     breakdown: dict | None
     milestones: list[dict]
+    public_after_choices: list[int]
 
 
 class Letter(models.Model):
@@ -155,6 +161,15 @@ class Letter(models.Model):
         db_default="",
         help_text="Counts to mark beside 100, 300, 1,000, 3,000, ..., separated by commas "
         "(optional), e.g. 500, 2500.",
+        validators=[validate_milestones],
+    )
+    public_after_choices = models.CharField(
+        "thresholds of your own for showing names",
+        max_length=200,
+        blank=True,
+        db_default="",
+        help_text="Signers may choose to have their name shown only once 50, 100 or 300 have "
+        "signed; add counts of your own, separated by commas (optional), e.g. 25, 1000.",
         validators=[validate_milestones],
     )
     organizers: models.ManyToManyField = models.ManyToManyField(
@@ -317,6 +332,7 @@ class Letter(models.Model):
             "milestones": [m.to_dict() for m in self.milestones.all()]
             if self.count_is_public()
             else [],
+            "public_after_choices": self.public_after_options(),
         }
 
     def _breakdown(self) -> dict:
@@ -344,6 +360,14 @@ class Letter(models.Model):
             "demands": [d.to_dict() for d in self.demands.all()],
             "events_url": settings.BASE_URL + reverse("api:events", args=[self.slug]),
         }
+
+    def public_after_options(self) -> list[int]:
+        """The Ns its signers may choose for `threshold`: the short list and the organizers'."""
+        try:
+            extra = parse_milestones(self.public_after_choices)
+        except ValueError:
+            extra = []
+        return sorted({*PUBLIC_AFTER_CHOICES, *extra})
 
     def milestone_thresholds(self) -> list[int]:
         from undersigned.letters.models.milestones import default_thresholds

@@ -19,7 +19,12 @@ from undersigned.lib.text import reject_control_characters
 from undersigned.organize.forms import InvitationForm
 from undersigned.signatures import export as exports
 
-OPTION = {"slug": "SLUG", "domains": "--domain", "body": "--body-file"}
+OPTION = {
+    "slug": "SLUG",
+    "domains": "--domain",
+    "body": "--body-file",
+    "public_after_choices": "--public-after",
+}
 
 
 class Command(BaseCommand):
@@ -51,6 +56,13 @@ class Command(BaseCommand):
         )
         create.add_argument(
             "--include-subdomains", action="store_true", help="Also verify subdomains."
+        )
+        create.add_argument(
+            "--public-after",
+            default="",
+            metavar="N,N",
+            help="Counts of your own, besides 50, 100 and 300, at which a signer may choose to "
+            "have their name shown (comma-separated).",
         )
         create.add_argument(
             "--discreet-mail",
@@ -264,6 +276,7 @@ class Command(BaseCommand):
         domain,
         include_subdomains,
         discreet_mail,
+        public_after="",
         **_,
     ):
         body = self._read_body(body_file)
@@ -286,6 +299,7 @@ class Command(BaseCommand):
                 "domains": " ".join(domain),
                 "include_subdomains": include_subdomains,
                 "discreet_mail": discreet_mail,
+                "public_after_choices": public_after,
             }
         )
         if not form.is_valid():
