@@ -14,7 +14,7 @@ from django.core import mail
 from django.core.cache import cache
 from django.test import Client
 
-from undersigned.accounts import factors
+from undersigned.accounts import factors, reset
 from undersigned.events.fanout import fan_out
 from undersigned.letters import services as letter_services
 from undersigned.letters.models import Letter
@@ -83,6 +83,8 @@ def settle() -> None:
     while services.record_intake():
         pass
     while fan_out():
+        pass
+    while reset.send_requested():
         pass
 
 

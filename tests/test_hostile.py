@@ -638,7 +638,15 @@ def test_the_signature_list_survives_any_query(letters, slug, params):
         assert len(page["signatures"]) <= int(query.get("limit") or 50)
         assert page["next"] is None or page["next"].isdigit()
         for row in page["signatures"]:
-            assert set(row) == {"name", "affiliation", "department", "comment", "verified_domain"}
+            assert set(row) == {
+                "name",
+                "affiliation",
+                "department",
+                "comment",
+                "verified_domain",
+                "forge",
+                "verification",
+            }
             assert row["name"] is None or row["name"].startswith("Signer ")
 
 

@@ -54,6 +54,7 @@ def test_the_reset_page_says_the_same_for_known_and_unknown_addresses(client, or
     assert known.url == unknown.url == "/accounts/password-reset/sent/"
     shown = client.get(known.url).content.decode()
     assert "If an account has that address" in shown
+    settle()
     assert len(mails_to("olivia@example.org", "password-reset")) == 1
     assert not mails_to("nobody@example.org")
     bad = ask_reset(client, "not an address")
@@ -163,3 +164,24 @@ def test_the_session_cookie_is_secure_under_https(settings):
     code += "print(s.SESSION_COOKIE_SECURE, s.CSRF_COOKIE_SECURE)"
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.stdout.split() == ["True", "True"]
+
+
+def test_the_request_does_the_same_work_for_known_and_unknown_addresses(client, organizer):
+    """The form only leaves the request for the worker (one insert, the address encrypted):
+    it neither looks the account up nor queues a mail, so its time cannot tell either."""
+    from django.db import connection
+
+    from undersigned.accounts.models import ResetRequest
+
+    for address in ("olivia@example.org", "nobody@example.org"):
+        ask_reset(client, address)
+    assert ResetRequest.objects.count() == 2
+    assert not OutgoingEmail.objects.exists()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT email FROM accounts_resetrequest")
+        stored = " ".join(row[0] for row in cursor.fetchall())
+    assert "olivia" not in stored and "nobody" not in stored
+    settle()
+    assert not ResetRequest.objects.exists()
+    assert len(mails_to("olivia@example.org", "password-reset")) == 1
+    assert not mails_to("nobody@example.org")

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import close_old_connections, connections
 
+from undersigned.accounts import reset
 from undersigned.db import maintenance
 from undersigned.events.fanout import fan_out
 from undersigned.outbox import sending
@@ -41,6 +42,7 @@ def _every_round() -> float:
 JOBS = [
     Job("intake", _every_round, services.record_intake),
     Job("fan-out", _every_round, fan_out),
+    Job("password resets", _every_round, reset.send_requested),
     Job("tip notices", lambda: 60, tips.send_notices),  # due once their hour is over
     Job("mail", _every_round, sending.send_batch),
     Job(

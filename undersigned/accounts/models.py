@@ -163,3 +163,16 @@ class UserSession(models.Model):
 
     def __str__(self) -> str:
         return f"session of {self.user} since {self.started_at:%Y-%m-%d %H:00}"
+
+
+class ResetRequest(models.Model):
+    """A request for a password-reset mail, as the reset form left it: the worker looks the
+    address up and mails its account, if there is one (``reset.send_requested``). So the
+    form does the same work whether the address has an account or not (one insert), and its
+    answer cannot tell them apart by its time either. The address is encrypted at rest and
+    the row deleted when the worker takes it, a second or two later."""
+
+    email = VaultedTextField(max_length=254)
+
+    def __str__(self) -> str:
+        return f"reset request {self.pk}"

@@ -10,25 +10,39 @@ from __future__ import annotations
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import PasswordResetForm
 from django.contrib.auth.tokens import default_token_generator
+from django.db import transaction
 from django.urls import reverse, reverse_lazy
 from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 
+from undersigned.accounts.models import ResetRequest
 from undersigned.accounts.sessions import end_all
+from undersigned.db import rows
 from undersigned.outbox import mail, quota
 
 
 class ResetForm(PasswordResetForm):
     def save(self, *args, **kwargs):  # type: ignore[override]
-        email = self.cleaned_data["email"]
-        # A stranger can ask for this mail: it counts against the address's hourly cap, as
-        # every such mail does, and the cap is asked about known and unknown addresses alike.
-        within_cap = quota.allow([email])[0]
-        users = list(self.get_users(email)) if within_cap else []
-        for user in users:
-            mail.send_password_reset(user.email, user, _link(user))
-        if not users:  # the same work, so that the answer takes as long
-            mail.render_password_reset(email, None, "/accounts/reset/x/y/")
+        """Leave the request for the worker (``send_requested``): one insert, whether the
+        address has an account or not, so that neither the answer nor its time tells."""
+        rows.insert(ResetRequest, {"email": self.cleaned_data["email"]})
+
+
+def send_requested(limit: int = 100) -> int:
+    """The worker's half: mail a reset link to the account of each requested address, if it
+    has one and the address's hourly mail cap allows (asked about known and unknown
+    addresses alike: a stranger can ask for this mail). Returns how many it took."""
+    with transaction.atomic():
+        batch = list(ResetRequest.objects.select_for_update(skip_locked=True)[:limit])
+        if not batch:
+            return 0
+        form = PasswordResetForm()
+        allowed = quota.allow([request.email for request in batch])
+        for request, within_cap in zip(batch, allowed, strict=True):
+            for user in form.get_users(request.email) if within_cap else []:
+                mail.send_password_reset(user.email, user, _link(user))
+        ResetRequest.objects.filter(pk__in=[request.pk for request in batch]).delete()
+    return len(batch)
 
 
 def _link(user) -> str:
