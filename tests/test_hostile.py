@@ -56,7 +56,8 @@ from undersigned.web.caching import recent
 pytestmark = pytest.mark.slow  # generated input: hundreds of requests per test
 
 # What any request may answer. 500 is not here, nor 410 (only a real, expired link gets it).
-EXPECTED = {200, 201, 202, 302, 303, 304, 400, 403, 404, 405, 409, 413, 429}
+# 401: the organizer API without a valid token (and only there: see check_status).
+EXPECTED = {200, 201, 202, 302, 303, 304, 400, 401, 403, 404, 405, 409, 413, 429}
 FORM = "application/x-www-form-urlencoded"
 SIGNATURES_API = "/api/v1/letters/{}/signatures"
 
@@ -377,6 +378,8 @@ def check_status(response, what: str = ""):
         hypothesis.event(f"status {response.status_code}")
     assert response.status_code in EXPECTED, f"{what}: {response.status_code}\n{body[:2000]!r}"
     assert response.status_code != 500
+    if response.status_code == 401:
+        assert response.wsgi_request.path.startswith("/api/v1/organize/"), what
 
 
 def check_json_error(response, what: str = ""):
@@ -978,6 +981,8 @@ PATHS = [
     "/api/v1/letters/{}",
     "/api/v1/letters/{}/count",
     "/api/v1/letters/{}/signatures",
+    "/api/v1/letters/{}/forge-challenges",
+    "/l/{}/forge/",
     "/organize/{}/",
     "/organize/{}/preview/",
     "/organize/{}/publish/",
