@@ -185,3 +185,19 @@ def test_the_request_does_the_same_work_for_known_and_unknown_addresses(client, 
     assert not ResetRequest.objects.exists()
     assert len(mails_to("olivia@example.org", "password-reset")) == 1
     assert not mails_to("nobody@example.org")
+
+
+def test_failed_log_ins_mail_the_owner_no_more_than_the_hourly_cap(client, organizer, settings):
+    """Each quarter hour of failures sets one mail off: a stranger who keeps failing all
+    hour gets the owner at most the cap's few mails, as every mail a stranger can cause."""
+    from undersigned.lib.times import this_hour
+
+    start = this_hour() + timedelta(hours=1, minutes=1)  # six windows' worth in one hour
+    for window in range(6):
+        with time_machine.travel(start + timedelta(minutes=9 * window)):
+            limits.windows.clear()  # as if each were a quarter hour apart
+            for _ in range(login.MAIL_AFTER):
+                client.post("/accounts/login/", {"username": "olivia", "password": "wrong"})
+    settle()
+    told = mails_to("olivia@example.org", "login-failures")
+    assert len(told) == settings.MAILS_PER_ADDRESS_PER_HOUR

@@ -24,7 +24,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from undersigned.moderation import limits
-from undersigned.outbox import mail
+from undersigned.outbox import mail, quota
 from undersigned.signatures.privacy import client_ip, ip_hash
 
 LOGIN_FAILURES_PER_ACCOUNT = 10  # in 15 minutes
@@ -67,7 +67,9 @@ def _tell_owner(username: str, failures: int) -> None:
     """Mail the account's owner (if there is such an account: the page says the same either
     way) that someone is failing to log in as them."""
     user = get_user_model().objects.filter(username__iexact=username, is_active=True).first()
-    if user is not None and user.email:
+    # A stranger sets this mail off: it counts against the address's hourly cap, as every
+    # such mail does (one per window of failures would otherwise be four an hour).
+    if user is not None and user.email and quota.allow([user.email])[0]:
         with transaction.atomic():
             mail.send_login_failures(user.email, user, failures)
 
