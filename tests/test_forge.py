@@ -598,3 +598,27 @@ def test_a_forge_account_shown_after_n_appears_with_the_name(client, organizer, 
     shown = {row["name"]: row for row in client.get(f"{API}/signatures").json()["signatures"]}
     assert shown["Alice Maintainer"]["verification"] == "github.com/alice"
     assert Signature.objects.get(forge="github").forge_fingerprint == keys["ed25519"].fingerprint
+
+
+def test_hiding_a_forge_signer_takes_the_account_out_of_plain_sight(
+    client, open_letter, github, keys, organizer
+):
+    from undersigned.accounts.services import add_key
+    from undersigned.lib import sealing
+    from undersigned.signatures import services
+
+    private, public = sealing.generate_keypair()
+    add_key(organizer, public, via="command")
+    github.keys["alice"] = [keys["ed25519"].public]
+    challenge = challenge_for(client)
+    signature = keys["ed25519"].sign(challenge["challenge"], challenge["namespace"])
+    response = signed_and_counted(client, forge_fields(challenge, signature))
+    receipt = response.json()["receipt_url"].rsplit("/s/", 1)[1]
+
+    assert services.change_display(receipt, "hidden")
+    row = Signature.objects.get()
+    assert (row.forge_username, row.forge_fingerprint) == ("", "")
+    opened = sealing.unseal(row.sealed, private)
+    assert opened["forge_account"] == "github.com/alice"
+    assert opened["forge_fingerprint"] == keys["ed25519"].fingerprint
+    assert row.verification == "verified GitHub account"

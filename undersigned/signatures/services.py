@@ -736,6 +736,7 @@ def change_display(
             "Type the name to show once enough have signed: a hidden name is encrypted for "
             "the organizers, and this server cannot read it."
         )
+    proof = _known_account(signature, kept)
     data = SignatureData(
         name=shown["name"],
         email="",
@@ -744,10 +745,16 @@ def change_display(
         department=signature.department,
         display=display,
         public_after=public_after,
+        proof=proof,
     )
+    public = display == Signature.Display.PUBLIC
     with transaction.atomic():
         Signature.objects.filter(pk=signature.pk).update(
-            display=display, **_stored_fields(signature.letter, data)
+            display=display,
+            **_stored_fields(signature.letter, data),
+            # A forge account goes where the name goes: in plain sight only when public.
+            forge_username=proof.username if proof and public else "",
+            forge_fingerprint=proof.fingerprint if proof and public else "",
         )
         withheld = Signature.WITHHELD
         if signature.is_counted and (signature.display in withheld) != (display in withheld):
@@ -764,6 +771,20 @@ def change_display(
             )
     forget_cached(signature.letter.slug)
     return True
+
+
+def _known_account(signature: Signature, opened: dict) -> forge.Proof | None:
+    """The forge account the signature was proven with, where the server can still read it:
+    a public signer's columns, or a threshold signer's box; a hidden signer's is sealed to
+    the organizers and stays unknown here."""
+    if not signature.forge:
+        return None
+    if signature.display == Signature.Display.PUBLIC and signature.forge_username:
+        return forge.Proof(signature.forge, signature.forge_username, signature.forge_fingerprint)
+    username = opened.get("forge_account", "").rpartition("/")[2]
+    if signature.display == Signature.Display.THRESHOLD and username:
+        return forge.Proof(signature.forge, username, opened.get("forge_fingerprint", ""))
+    return None
 
 
 def reaffirm(receipt: str) -> bool:
