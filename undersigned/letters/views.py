@@ -3,11 +3,13 @@ members-only letters, the teaser and the membership check that opens them."""
 
 from __future__ import annotations
 
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 
 from django.conf import settings
-from django.http import Http404
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 
@@ -210,28 +212,75 @@ def forge_scope(letter: Letter) -> tuple[str, str]:
 @csrf_exempt  # see PUBLIC_FORMS_WITHOUT_CSRF in web/http.py
 @sensitive_post_parameters("name", "email", "affiliation", "department", "comment")
 def forge_sign(request, slug):
-    """Signing as a code-forge account, without JavaScript: step one asks for the account and
-    answers its challenge with the commands that sign it; step two takes the signature with
-    the signing form's fields, checks it, and signs."""
+    """Signing ``slug`` as a code-forge account, without JavaScript (``forge_flow``)."""
     letter = get_published_letter(slug)
     if not members.can_read(request, letter):
         return members.gate(request, letter)
-    context: dict = {"letter": letter}
-    status = 200
     try:
         _check_forge_open(letter)
+        closed = ""
     except SigningError as exc:
-        context["closed"] = str(exc)
-        return _forge_page(request, context, exc.status)
+        closed = str(exc)
+    scope, label = forge_scope(letter)
+    target = ForgeTarget(
+        scope=scope,
+        label=label,
+        title=letter.title,
+        url=letter.get_absolute_url(),
+        forge_url=reverse("letters:forge", args=[letter.slug]),
+        closed=closed,
+        form_kwargs={"public_after_choices": letter.public_after_options()},
+        initial={"version": letter.version or None},
+        finish=lambda request, form, proof: _sign_as_forge_account(request, letter, form, proof),
+    )
+    return forge_flow(request, target)
+
+
+@dataclass(frozen=True)
+class ForgeTarget:
+    """What a forge page signs (a letter) or commits to (a pledge): ``forge_flow``."""
+
+    scope: str  # of its challenges (``forge.new_challenge``)
+    label: str  # how a challenge names it
+    title: str
+    url: str  # its page
+    forge_url: str  # this flow's page
+    closed: str  # why it takes nothing now, or ""
+    form_kwargs: dict
+    initial: dict
+    # Sign or commit with the checked form and the proof; a ``SigningError`` (or another
+    # ``ValueError`` with a message for the person) shows the form again with it.
+    finish: Callable[[HttpRequest, ForgeSignatureForm, forge.Proof], HttpResponse]
+
+
+def forge_flow(request, target: ForgeTarget):
+    """The two steps of proving a code-forge account, with JavaScript off: step one asks for
+    the account and answers its challenge with the commands that sign it; step two takes the
+    signature with the signing form's fields, checks it, and calls ``target.finish``."""
+    context: dict = {"target": target}
+    status = 200
+    if target.closed:
+        context["closed"] = target.closed
+        return _forge_page(request, context, 409)
     if request.method == "POST" and "ssh_signature" in request.POST:
-        form = ForgeSignatureForm(request.POST, public_after_choices=letter.public_after_options())
+        form = ForgeSignatureForm(request.POST, **target.form_kwargs)
         context["form"] = form
         if form.is_valid():
             try:
-                return _sign_as_forge_account(request, letter, form)
+                forge.count_attempt(client_ip(request))
+                data = form.cleaned_data
+                proof = forge.prove(
+                    target.scope,
+                    target.label,
+                    data["forge"],
+                    data["forge_username"],
+                    data["challenge"],
+                    data["ssh_signature"],
+                )
+                return target.finish(request, form, proof)
             except forge.ForgeError as exc:
                 form.add_error("ssh_signature", str(exc))
-            except SigningError as exc:
+            except ValueError as exc:  # SigningError, PledgeError: a message for the person
                 form.add_error(None, str(exc))
         context["challenge"] = _shown_challenge(request.POST.get("challenge", ""))
         status = 400
@@ -244,21 +293,19 @@ def forge_sign(request, slug):
             try:
                 forge.count_attempt(client_ip(request))
                 challenge = forge.new_challenge(
-                    *forge_scope(letter), data["forge"], data["username"]
+                    target.scope, target.label, data["forge"], data["username"]
                 )
             except forge.ForgeError as exc:
                 account.add_error(None, str(exc))
             else:
                 initial = {
+                    **target.initial,
                     "forge": data["forge"],
                     "forge_username": data["username"],
                     "challenge": challenge.text,
-                    "version": letter.version or None,
                 }
                 del context["account_form"]
-                form = ForgeSignatureForm(
-                    initial=initial, public_after_choices=letter.public_after_options()
-                )
+                form = ForgeSignatureForm(initial=initial, **target.form_kwargs)
                 context.update(form=form, challenge=challenge)
                 status = 200
     elif request.method in ("GET", "HEAD"):
@@ -284,18 +331,9 @@ def _shown_challenge(text: str):
     return forge.Challenge(text, forge.namespace(), None) if forge.NONCE.search(text) else None
 
 
-def _sign_as_forge_account(request, letter: Letter, form):
-    data = form.cleaned_data
-    forge.count_attempt(client_ip(request))
-    proof = forge.prove(
-        *forge_scope(letter),
-        data["forge"],
-        data["forge_username"],
-        data["challenge"],
-        data["ssh_signature"],
-    )
+def _sign_as_forge_account(request, letter: Letter, form, proof: forge.Proof):
     signature = replace(form.signature_data(), proof=proof)
-    honeypot = bool(data.get("website"))
+    honeypot = bool(form.cleaned_data.get("website"))
     if signature.email:
         sign(letter, signature, client_ip(request), honeypot=honeypot)
         return redirect("letters:signed", slug=letter.slug)
