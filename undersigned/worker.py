@@ -19,6 +19,7 @@ from django.db import close_old_connections, connections
 from undersigned.db import maintenance
 from undersigned.events.fanout import fan_out
 from undersigned.outbox import sending
+from undersigned.pledges import deciding, telling
 from undersigned.signatures import counting, retention, services
 from undersigned.tips import services as tips
 
@@ -40,6 +41,8 @@ def _every_round() -> float:
 # the events' mails; then the mail itself.
 JOBS = [
     Job("intake", _every_round, services.record_intake),
+    Job("pledges", lambda: 1, deciding.decide),  # under the counter's lock
+    Job("pledge mail", _every_round, telling.tell),
     Job("fan-out", _every_round, fan_out),
     Job("tip notices", lambda: 60, tips.send_notices),  # due once their hour is over
     Job("mail", _every_round, sending.send_batch),

@@ -1,0 +1,468 @@
+"""Conditional pledges: commit by email like signing (confirmed by POST, private until met),
+decided exactly once in the worker under the counter's lock (two workers, a jump past N),
+failed at the deadline with every commitment deleted, each mail once per committer, the one
+announcement after success, and bad input on the page, the API and the command."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+import time_machine
+from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from tests.conftest import make_letter, mails_to
+from undersigned.events.models import Event
+from undersigned.outbox import sending
+from undersigned.outbox.models import OutgoingEmail
+from undersigned.pledges import deciding, services, telling
+from undersigned.pledges.models import Commitment, CommitmentReceipt, Pledge
+from undersigned.signatures.services import SignatureData
+
+pytestmark = pytest.mark.django_db
+
+
+def make_pledge(slug="leave", threshold=3, days=10, publish=True, **fields) -> Pledge:
+    spec = services.PledgeSpec(
+        slug=slug,
+        action=fields.pop("action", "move my projects elsewhere"),
+        threshold=threshold,
+        deadline=(timezone.now() + timedelta(days=days)).date(),
+        **fields,
+    )
+    return services.create(spec, publish=publish, via="command")
+
+
+def link(row: OutgoingEmail, prefix: str) -> str:
+    for word in row.body_text.split():
+        if f"/{prefix}/" in word:
+            return word.rsplit(f"/{prefix}/", 1)[1]
+    raise AssertionError(f"no /{prefix}/ link in {row.body_text!r}")
+
+
+def form(email, name="Ada Maintainer", display="public", **more) -> dict:
+    return {"name": name, "email": email, "display": display, **more}
+
+
+def commit(client, pledge, email, **fields):
+    return client.post(f"/p/{pledge.slug}/", form(email, **fields))
+
+
+def confirm(client, email) -> None:
+    token = link(mails_to(email, "pledge-confirm")[-1], "pv")
+    assert client.post(f"/pv/{token}").status_code == 200
+
+
+def committed(client, pledge, *emails, **fields) -> None:
+    for email in emails:
+        assert commit(client, pledge, email, **fields).status_code == 302
+        confirm(client, email)
+
+
+def run_worker() -> None:
+    """What the worker's pledge jobs do, to completion."""
+    deciding.decide()
+    while telling.tell():
+        pass
+
+
+def test_it_confirms_a_commitment_with_post_not_get(client):
+    pledge = make_pledge()
+    response = commit(client, pledge, "ada@example.org")
+    assert response.status_code == 302 and response["Location"] == "/p/leave/committed/"
+    token = link(mails_to("ada@example.org", "pledge-confirm")[0], "pv")
+    page = client.get(f"/pv/{token}")
+    assert page.status_code == 200 and b"Confirm your commitment" in page.content
+    assert Commitment.objects.get().status == Commitment.Status.PENDING
+    assert client.post(f"/pv/{token}").status_code == 200
+    assert Commitment.objects.get().status == Commitment.Status.CONFIRMED
+    assert client.post(f"/pv/{token}").status_code == 200  # twice: harmless
+    assert client.post("/pv/not-a-token").status_code == 404
+
+
+def test_until_met_only_the_count_is_public(client):
+    pledge = make_pledge(threshold=5)
+    committed(client, pledge, "ada@example.org", "bo@example.org", name="Ada Visible")
+    run_worker()
+    page = client.get("/p/leave/").content.decode()
+    assert "Ada Visible" not in page
+    assert '<strong id="commitment-count">2</strong> of 5' in page
+    api = client.get("/api/v1/pledges/leave").json()
+    assert api["commitment_count"] == 2 and api["status"] == "open" and api["met_at"] is None
+    assert "Ada Visible" not in json.dumps(api)
+
+
+def test_a_jump_past_the_threshold_meets_it_once_and_tells_each_committer_once(client):
+    pledge = make_pledge(threshold=3)
+    emails = [f"c{i}@example.org" for i in range(5)]
+    committed(client, pledge, *emails, name="Cy Public")
+    assert deciding.decide() == 1
+    assert deciding.decide() == 0
+    while telling.tell():
+        pass
+    pledge.refresh_from_db()
+    assert pledge.status == Pledge.Status.MET and pledge.commitment_count == 5
+    assert pledge.met_at == timezone.now().replace(minute=0, second=0, microsecond=0)
+    for email in emails:
+        assert len(mails_to(email, "pledge-met")) == 1
+    page = client.get("/p/leave/").content.decode()
+    assert "Met</strong> on" in page and "Cy Public" in page
+
+
+def test_a_later_committer_is_told_it_is_live_too(client):
+    pledge = make_pledge(threshold=1)
+    committed(client, pledge, "first@example.org")
+    run_worker()
+    committed(client, pledge, "late@example.org")
+    run_worker()
+    assert len(mails_to("first@example.org", "pledge-met")) == 1
+    assert len(mails_to("late@example.org", "pledge-met")) == 1
+    assert Pledge.objects.get().commitment_count == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_workers_meet_a_pledge_exactly_once(client, organizer):
+    letter = make_letter([organizer], slug="forge-letter")
+    pledge = make_pledge(threshold=4, letter=letter)
+    emails = [f"w{i}@example.org" for i in range(12)]
+    committed(client, pledge, *emails)
+    barrier = threading.Barrier(2)
+    errors = []
+
+    def work():
+        try:
+            barrier.wait(timeout=10)
+            for _ in range(5):
+                deciding.decide()
+                telling.tell(limit=3)
+        except Exception as exc:  # surfaced below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors
+    run_worker()
+    assert Pledge.objects.get().status == Pledge.Status.MET
+    assert Event.objects.filter(kind="pledge.met").count() == 1
+    assert sorted(row.to for row in OutgoingEmail.objects.filter(kind="pledge-met")) == sorted(
+        emails
+    )
+
+
+def test_a_pledge_fails_at_its_deadline_and_its_private_data_is_deleted(client, organizer):
+    letter = make_letter([organizer])
+    pledge = make_pledge(threshold=3, days=1, letter=letter)
+    committed(client, pledge, "ada@example.org", "bo@example.org", name="Ada Secret")
+    commit(client, pledge, "pending@example.org")  # never confirmed
+    run_worker()
+    assert Pledge.objects.get().status == Pledge.Status.OPEN
+    with time_machine.travel(timezone.now() + timedelta(days=3)):
+        assert deciding.decide() == 1
+        while telling.tell():
+            pass
+    pledge.refresh_from_db()
+    assert pledge.status == Pledge.Status.FAILED and pledge.commitment_count == 2
+    assert not Commitment.objects.exists() and not CommitmentReceipt.objects.exists()
+    assert len(mails_to("ada@example.org", "pledge-failed")) == 1
+    assert len(mails_to("bo@example.org", "pledge-failed")) == 1
+    assert not mails_to("pending@example.org", "pledge-failed")
+    assert Event.objects.filter(kind="pledge.failed", letter=letter).count() == 1
+    page = client.get("/p/leave/").content.decode()
+    assert "Not met" in page and "Ada Secret" not in page and "<form" not in page.split("main")[1]
+    response = commit(client, pledge, "new@example.org")
+    assert response.status_code == 409 and b"failed" in response.content
+
+
+def test_a_withdrawn_commitment_before_the_decision_lowers_the_count(client):
+    pledge = make_pledge(threshold=3)
+    committed(client, pledge, "ada@example.org", "bo@example.org")
+    run_worker()
+    assert Pledge.objects.get().commitment_count == 2
+    receipt = link(mails_to("ada@example.org", "pledge-confirm")[0], "ps")
+    assert b"Withdraw my commitment" in client.post(f"/ps/{receipt}", {"action": "withdraw"}).content
+    response = client.post(f"/ps/{receipt}", {"action": "withdraw-confirmed"})
+    assert b"withdrawn" in response.content
+    run_worker()
+    assert Pledge.objects.get().commitment_count == 1
+    assert client.get(f"/ps/{receipt}").status_code == 404
+    committed(client, pledge, "c@example.org", "d@example.org")
+    run_worker()
+    assert Pledge.objects.get().status == Pledge.Status.MET  # 3 now, not 4
+    assert Pledge.objects.get().commitment_count == 3
+
+
+def test_a_commitment_cannot_be_withdrawn_once_the_pledge_is_met(client):
+    pledge = make_pledge(threshold=1)
+    committed(client, pledge, "ada@example.org")
+    run_worker()
+    receipt = link(mails_to("ada@example.org", "pledge-confirm")[0], "ps")
+    response = client.post(f"/ps/{receipt}", {"action": "withdraw-confirmed"})
+    assert response.status_code == 409 and b"can no longer be withdrawn" in response.content
+    assert Commitment.objects.count() == 1
+
+
+def test_it_hides_whether_an_address_committed(client):
+    pledge = make_pledge(threshold=10)
+    committed(client, pledge, "known@example.org")
+
+    def attempt(email):
+        with CaptureQueriesContext(connection) as queries:
+            page = commit(client, pledge, email)
+        api = client.post(
+            "/api/v1/pledges/leave/commitments",
+            json.dumps(form(email)),
+            content_type="application/json",
+        )
+        statements = [q["sql"].split(" VALUES ")[0].split(" WHERE ")[0] for q in queries]
+        return page.status_code, page["Location"], api.status_code, api.content, statements
+
+    assert attempt("known@example.org") == attempt("unknown@example.org")
+    # The known address gets a mail that says so; the page and the API never do.
+    assert len(mails_to("known@example.org", "pledge-already")) == 2
+    assert len(mails_to("unknown@example.org", "pledge-confirm")) == 2
+
+
+def test_a_repeat_before_confirming_replaces_the_waiting_details(client):
+    pledge = make_pledge()
+    commit(client, pledge, "ada@example.org", name="First Try")
+    first = link(mails_to("ada@example.org", "pledge-confirm")[0], "pv")
+    commit(client, pledge, "ada@example.org", name="Second Try")
+    assert client.get(f"/pv/{first}").status_code == 404
+    confirm(client, "ada@example.org")
+    assert Commitment.objects.get().name == "Second Try"
+
+
+def test_the_commitment_flow_end_to_end_over_smtp(client, smtp_server):
+    pledge = make_pledge(threshold=1)
+    assert commit(client, pledge, "ada@example.org").status_code == 302
+    sending.send_batch()
+    (_, message), = smtp_server.wait_for(1)
+    assert message["To"] == "ada@example.org"
+    body = smtp_server.text(message)
+    token = body.split("/pv/", 1)[1].split()[0]
+    assert b"Confirm" in client.get(f"/pv/{token}").content
+    assert client.post(f"/pv/{token}").status_code == 200
+    run_worker()
+    sending.send_batch()
+    _, met = smtp_server.wait_for(2)[1]
+    assert met["Subject"].startswith("The pledge is live")
+    assert "move my projects elsewhere" in smtp_server.text(met)
+
+
+def test_a_hidden_name_is_sealed_and_never_shown(client, organizer):
+    from undersigned.accounts.models import OrganizerKey
+    from undersigned.lib import sealing
+
+    private, public = sealing.generate_keypair()
+    OrganizerKey.objects.register(organizer, public)
+    letter = make_letter([organizer])
+    pledge = make_pledge(threshold=1, letter=letter)
+    committed(client, pledge, "ada@example.org", name="Hidden Ada", display="hidden")
+    run_worker()
+    commitment = Commitment.objects.get()
+    assert commitment.name == "" and commitment.sealed is not None
+    assert sealing.unseal(commitment.sealed, private)["name"] == "Hidden Ada"
+    assert "Hidden Ada" not in client.get("/p/leave/").content.decode()
+
+
+def test_the_announcement_goes_once_to_each_committer_and_to_later_ones(client, tmp_path):
+    pledge = make_pledge(threshold=1)
+    committed(client, pledge, "ada@example.org")
+    run_worker()
+    body = tmp_path / "news.txt"
+    body.write_text("We moved. Here is how to follow.\n")
+    call_command("pledge", "announce", "leave", "--subject", "We did it", "--body-file", str(body))
+    with pytest.raises(CommandError, match="only one"):
+        call_command("pledge", "announce", "leave", "--subject", "Again", "--body-file", str(body))
+    run_worker()
+    committed(client, pledge, "late@example.org")
+    run_worker()
+    for email in ("ada@example.org", "late@example.org"):
+        (row,) = mails_to(email, "pledge-announce")
+        assert row.subject == "We did it" and "We moved." in row.body_text
+    # Told and announced: their addresses are gone, their hashes stay.
+    assert all(c.email is None and c.email_hash for c in Commitment.objects.all())
+
+
+def test_addresses_are_deleted_when_the_announcement_window_closes(client, settings):
+    pledge = make_pledge(threshold=1)
+    committed(client, pledge, "ada@example.org")
+    run_worker()
+    assert Commitment.objects.get().email == "ada@example.org"  # for the announcement
+    with time_machine.travel(timezone.now() + timedelta(days=settings.PLEDGE_ANNOUNCE_DAYS + 1)):
+        telling.tell()
+        assert Commitment.objects.get().email is None
+        pledge.refresh_from_db()
+        with pytest.raises(services.PledgeError, match="deleted"):
+            services.announce(pledge, "Late", "Too late.", via="command")
+
+
+def test_verified_only_takes_only_addresses_at_its_domains(client):
+    pledge = make_pledge(verified_only=True, domains=("example.com",))
+    response = commit(client, pledge, "ada@elsewhere.org")
+    assert response.status_code == 400 and b"example.com" in response.content
+    assert not Commitment.objects.exists() and not OutgoingEmail.objects.exists()
+    committed(client, pledge, "ada@example.com")
+    run_worker()
+    assert Pledge.objects.get().verified_count == 1
+    assert Commitment.objects.get().verified_domain == "example.com"
+
+
+def test_a_forge_proof_commits_without_an_address(client):
+    pledge = make_pledge(threshold=1, verified_only=True, domains=("example.com",))
+    data = SignatureData(name="Octo Cat", email="", display="public")
+    proof = services.ForgeProof("github", "OctoCat")
+    receipt = services.commit_verified(pledge, data, proof)
+    again = services.commit_verified(pledge, data, services.ForgeProof("github", "octocat"))
+    assert Commitment.objects.count() == 1 and receipt != again
+    run_worker()
+    assert Pledge.objects.get().status == Pledge.Status.MET
+    assert Pledge.objects.get().verified_count == 1
+    assert "verified github account" in client.get("/p/leave/").content.decode()
+
+
+def test_a_met_pledge_on_a_letter_is_on_its_timeline_and_feed(client, organizer):
+    letter = make_letter([organizer])
+    pledge = make_pledge(threshold=1, letter=letter)
+    committed(client, pledge, "ada@example.org")
+    run_worker()
+    kinds = [e["kind"] for e in client.get(f"/api/v1/letters/{letter.slug}/events").json()["events"]]
+    assert kinds[:2] == ["pledge.met", "pledge.published"]
+    feed = client.get(f"/l/{letter.slug}/feed.atom").content.decode()
+    assert "Pledge met: 1 committed to move my projects elsewhere" in feed
+
+
+def test_the_badge_shows_the_count_and_the_threshold(client):
+    make_pledge(threshold=300)
+    response = client.get("/p/leave/badge.svg")
+    assert response["Content-Type"] == "image/svg+xml"
+    assert "committed: 0 of 300" in response.content.decode()
+    assert response["Access-Control-Allow-Origin"] == "*"
+
+
+# --- bad input ------------------------------------------------------------------------------
+
+
+def test_the_form_answers_bad_input_with_field_errors(client):
+    make_pledge()
+    response = client.post("/p/leave/", {"name": "", "email": "not an address", "display": "x"})
+    page = response.content.decode()
+    assert response.status_code == 400 and "Please correct the fields marked below." in page
+    assert 'id="id_email_error"' in page and 'id="id_name_error"' in page
+    assert not Commitment.objects.exists()
+    assert client.get("/p/no-such/").status_code == 404
+    assert client.post("/p/no-such/", form("a@example.org")).status_code == 404
+    assert make_pledge(slug="draft", publish=False) and client.get("/p/draft/").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"\xff", "not UTF-8"),
+        (b"{", "not valid JSON"),
+        (b"[]", "JSON object"),
+        (json.dumps({**form("a@example.org"), "version": 2}).encode(), "Unknown fields"),
+        (json.dumps({**form("a@example.org"), "name": 5}).encode(), "must be a string"),
+        (json.dumps(form("not-an-address")).encode(), "need attention"),
+        (json.dumps(form("a@example.org", display="threshold")).encode(), "need attention"),
+    ],
+)
+def test_the_api_answers_bad_input_with_an_error(client, body, message):
+    make_pledge()
+    response = client.post(
+        "/api/v1/pledges/leave/commitments", body, content_type="application/json"
+    )
+    assert response.status_code == 400 and message in response.json()["error"]
+    assert not Commitment.objects.exists()
+
+
+def test_the_api_answers_unknown_pledges_and_methods(client):
+    assert client.get("/api/v1/pledges/none").status_code == 404
+    assert "error" in client.get("/api/v1/pledges/none").json()
+    make_pledge()
+    assert client.get("/api/v1/pledges/leave/commitments").status_code == 405
+    assert client.post("/api/v1/pledges/leave").status_code == 405
+    response = client.post(
+        "/api/v1/pledges/leave/commitments",
+        json.dumps(form("a@example.org")),
+        content_type="application/json",
+    )
+    assert response.status_code == 202 and response.json() == {"status": "pending_confirmation"}
+    body = client.get("/api/v1/pledges/leave").json()
+    assert set(body) >= {
+        "slug", "action", "threshold", "deadline", "status", "commitment_count", "verified_count",
+        "met_at",
+    }
+
+
+def run(*args) -> str:
+    out = StringIO()
+    call_command("pledge", *args, stdout=out)
+    return out.getvalue()
+
+
+def test_the_command_creates_and_lists_pledges(organizer):
+    letter = make_letter([organizer])
+    deadline = (timezone.now() + timedelta(days=30)).date().isoformat()
+    out = run("create", "leave", "--action", "leave the forge", "--threshold", "100",
+              "--deadline", deadline, "--letter", letter.slug, "--publish")
+    assert "published" in out
+    pledge = Pledge.objects.get()
+    assert pledge.letter == letter and pledge.is_published and pledge.threshold == 100
+    run("create", "quiet", "--action", "strike", "--threshold", "5", "--deadline", deadline,
+        "--verified-only", "--domain", "example.com")
+    listed = run("list")
+    assert "leave\topen\t0 of 100" in listed and "quiet\tdraft\t0 of 5" in listed
+    assert Pledge.objects.get(slug="quiet").domain_list == ["example.com"]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--threshold", "0"], "--threshold"),
+        (["--threshold", "many"], "--threshold"),
+        (["--deadline", "2020-01-01"], "in the past"),
+        (["--deadline", "31/12/2099"], "--deadline"),
+        (["--action", "\x07"], "--action"),
+        (["--letter", "no-such"], "no letter"),
+        (["--verified-only"], "needs a domain"),
+        (["--domain", "not a domain"], "--domain"),
+    ],
+)
+def test_the_command_refuses_bad_input(args, message):
+    base = {"--action": "leave", "--threshold": "3", "--deadline": "2099-12-31"}
+    extra = dict(zip(args[::2], args[1::2], strict=False)) if len(args) % 2 == 0 else {}
+    options = {**base, **{k: v for k, v in extra.items()}}
+    argv = [x for pair in options.items() for x in pair]
+    argv += [a for a in args if a == "--verified-only"]
+    with pytest.raises(CommandError, match=message):
+        run("create", "leave", *argv)
+    assert not Pledge.objects.exists()
+
+
+def test_the_command_refuses_a_taken_slug_and_early_or_empty_announcements(tmp_path):
+    make_pledge()
+    with pytest.raises(CommandError, match="already"):
+        run("create", "leave", "--action", "a", "--threshold", "3", "--deadline", "2099-01-01")
+    empty, body = tmp_path / "empty.txt", tmp_path / "body.txt"
+    empty.write_text("  \n")
+    body.write_text("News.")
+    with pytest.raises(CommandError, match="Only a met pledge"):
+        run("announce", "leave", "--subject", "S", "--body-file", str(body))
+    with pytest.raises(CommandError, match="empty"):
+        run("announce", "leave", "--subject", "S", "--body-file", str(empty))
+    with pytest.raises(CommandError, match="Cannot read"):
+        run("announce", "leave", "--subject", "S", "--body-file", str(tmp_path / "none"))
+    with pytest.raises(CommandError, match="no pledge"):
+        run("announce", "none", "--subject", "S", "--body-file", str(body))

@@ -1,0 +1,114 @@
+"""The commitment form (the signing form's fields and checks, reused) and the form that
+checks a new pledge (for the command, and any page that creates one)."""
+
+from __future__ import annotations
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from undersigned.letters.forms import DOMAIN, RESERVED_SLUGS
+from undersigned.lib.emails import domain_to_ascii
+from undersigned.lib.text import reject_control_characters
+from undersigned.pledges.models import Commitment, Pledge
+from undersigned.pledges.services import MAX_THRESHOLD
+from undersigned.signatures.forms import SignatureForm, _SharedFields
+from undersigned.signatures.services import SignatureData
+
+
+class CommitmentForm(SignatureForm):
+    """The signing form without what only letters have (the version, update mails), and the
+    display choices of a commitment."""
+
+    display = forms.ChoiceField(
+        choices=Commitment.Display.choices,
+        initial=Commitment.Display.PUBLIC,
+        required=False,
+        widget=forms.RadioSelect,
+        label="How to show your commitment once the pledge is met",
+    )
+
+    def clean_display(self):
+        return self.cleaned_data.get("display") or Commitment.Display.PUBLIC
+
+    def commitment_data(self) -> SignatureData:
+        data = self.cleaned_data
+        return SignatureData(
+            name=data["name"],
+            email=data["email"],
+            affiliation=data["affiliation"],
+            department=data["department"],
+            comment=data["comment"],
+            display=data["display"],
+        )
+
+
+CommitmentForm.base_fields = _SharedFields(
+    {
+        name: field
+        for name, field in CommitmentForm.base_fields.items()
+        if name not in ("version", "updates")
+    }
+)
+
+
+class PledgeForm(forms.Form):
+    slug = forms.SlugField(max_length=80)
+    action = forms.CharField(max_length=300)
+    threshold = forms.IntegerField(min_value=1, max_value=MAX_THRESHOLD)
+    deadline = forms.DateField(input_formats=["%Y-%m-%d"])
+    domains = forms.CharField(max_length=1000, required=False)
+
+    def clean_slug(self):
+        slug = self.cleaned_data["slug"].lower()
+        if slug in RESERVED_SLUGS:
+            raise ValidationError("This slug is reserved: choose another.")
+        if Pledge.objects.filter(slug=slug).exists():
+            raise ValidationError("There is a pledge with this slug already: choose another.")
+        return slug
+
+    def clean_action(self):
+        value = " ".join(self.cleaned_data["action"].split())
+        reject_control_characters(value)
+        if not value:
+            raise ValidationError("Say what each committer will do.")
+        return value
+
+    def clean_deadline(self):
+        value = self.cleaned_data["deadline"]
+        if value < timezone.now().date():
+            raise ValidationError("The deadline is in the past: give today or a later day.")
+        return value
+
+    def clean_domains(self):
+        domains: list[str] = []
+        for item in self.cleaned_data["domains"].replace(",", " ").split():
+            item = item.strip().lstrip("@").rstrip(".")
+            try:
+                ascii_domain = domain_to_ascii(item)
+            except UnicodeError:
+                ascii_domain = ""
+            if not DOMAIN.fullmatch(ascii_domain):
+                raise ValidationError(
+                    "%(domain)s is not a domain name such as example.com.", params={"domain": item}
+                )
+            if ascii_domain not in domains:
+                domains.append(ascii_domain)
+        return domains
+
+
+class AnnouncementForm(forms.Form):
+    subject = forms.CharField(max_length=200)
+    body = forms.CharField(max_length=20_000)
+
+    def clean_subject(self):
+        value = " ".join(self.cleaned_data["subject"].split())
+        reject_control_characters(value)
+        return value
+
+    def clean_body(self):
+        value = self.cleaned_data["body"].replace("\r\n", "\n").strip()
+        reject_control_characters(value, multiline=True)
+        if not value:
+            raise ValidationError("Write the announcement: the file is empty.")
+        return value

@@ -1,0 +1,10 @@
+from django.urls import path
+
+from undersigned.pledges import views
+
+app_name = "pledges"
+urlpatterns = [
+    path("<slug:slug>/", views.detail, name="detail"),
+    path("<slug:slug>/committed/", views.committed, name="committed"),
+    path("<slug:slug>/badge.svg", views.badge, name="badge"),
+]

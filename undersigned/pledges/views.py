@@ -1,0 +1,127 @@
+"""Public pledge pages: the status page with its commitment form, the confirmation link (a
+GET shows what confirming publishes, the POST confirms), the committer's private page, and
+the badge."""
+
+from __future__ import annotations
+
+from django.http import Http404
+from django.shortcuts import redirect, render
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.http import require_http_methods
+
+from undersigned.api.momentum import allow_any_origin
+from undersigned.lib.svg import badge as draw_badge
+from undersigned.pledges import services
+from undersigned.pledges.forms import CommitmentForm
+from undersigned.pledges.models import Commitment, Pledge
+from undersigned.web.caching import answer, etag_for
+
+PUBLIC_LIMIT = 500  # public names on the page once met
+
+
+def get_published_pledge(slug: str) -> Pledge:
+    pledge = Pledge.objects.published().select_related("letter").filter(slug=slug).first()
+    if pledge is None:
+        raise Http404("No such pledge")
+    return pledge
+
+
+def public_committers(pledge: Pledge):
+    """Those who chose to be named, once the pledge is met; nobody before."""
+    if pledge.status != Pledge.Status.MET:
+        return []
+    return list(
+        Commitment.objects.confirmed()
+        .filter(pledge=pledge, display=Commitment.Display.PUBLIC)
+        .order_by("order_key")
+        .only("name", "affiliation", "comment", "verified_domain", "forge")[:PUBLIC_LIMIT]
+    )
+
+
+@csrf_exempt  # see PUBLIC_FORMS_WITHOUT_CSRF in web/http.py
+@sensitive_post_parameters("name", "email", "affiliation", "department", "comment")
+@require_http_methods(["GET", "HEAD", "POST"])
+def detail(request, slug):
+    pledge = get_published_pledge(slug)
+    form = CommitmentForm()
+    status = 200
+    if request.method == "POST":
+        form = CommitmentForm(request.POST)
+        if form.is_valid():
+            try:
+                if not form.cleaned_data.get("website"):  # a bot: the same answer, no mail
+                    services.commit(pledge, form.commitment_data())
+            except services.PledgeClosed as exc:
+                form.add_error(None, str(exc))
+                status = exc.status
+            except services.PledgeError as exc:
+                form.add_error("email", str(exc))
+                status = exc.status
+            else:
+                return redirect("pledges:committed", slug=pledge.slug)
+        else:
+            status = 400
+    context = {"pledge": pledge, "form": form, "committers": public_committers(pledge)}
+    return render(request, "pledges/detail.html", context, status=status)
+
+
+def committed(request, slug):
+    return render(request, "pledges/committed.html", {"pledge": get_published_pledge(slug)})
+
+
+@csrf_exempt  # the token is the proof; see web/http.py
+@require_http_methods(["GET", "HEAD", "POST"])
+def confirm(request, token):
+    try:
+        if request.method == "POST":
+            commitment = services.confirm(token)
+            return render(request, "pledges/confirmed.html", {"pledge": commitment.pledge})
+        commitment = services.commitment_for_token(token)
+    except services.PledgeError as exc:
+        return render(request, "signatures/invalid.html", {"message": str(exc)}, status=exc.status)
+    if commitment.is_confirmed:
+        return render(request, "pledges/confirmed.html", {"pledge": commitment.pledge})
+    return render(
+        request, "pledges/confirm.html", {"pledge": commitment.pledge, "commitment": commitment}
+    )
+
+
+GONE = (
+    "There is no commitment behind this link. It may have been withdrawn, deleted when its "
+    "pledge failed, or the link may be mistyped."
+)
+
+
+@csrf_exempt  # the receipt is the proof; see web/http.py
+@require_http_methods(["GET", "HEAD", "POST"])
+def manage(request, receipt):
+    """The committer's private page; an unknown link and a withdrawn commitment look alike."""
+    commitment = services.commitment_for_receipt(receipt)
+    if commitment is None:
+        return render(request, "signatures/gone.html", {"message": GONE}, status=404)
+    action = request.POST.get("action") if request.method == "POST" else None
+    context = {"commitment": commitment, "pledge": commitment.pledge}
+    if action == "withdraw":
+        return render(request, "pledges/withdraw.html", context)
+    if action == "withdraw-confirmed":
+        try:
+            services.withdraw(receipt)
+        except services.PledgeError as exc:
+            return render(
+                request, "pledges/manage.html", {**context, "error": str(exc)}, status=exc.status
+            )
+        return render(request, "pledges/withdrawn.html", context)
+    return render(request, "pledges/manage.html", context)
+
+
+def badge(request, slug):
+    pledge = get_published_pledge(slug)
+    if pledge.status == Pledge.Status.MET:
+        value = f"met: {pledge.commitment_count:,}"
+    elif pledge.status == Pledge.Status.FAILED:
+        value = f"not met: {pledge.commitment_count:,} of {pledge.threshold:,}"
+    else:
+        value = f"{pledge.commitment_count:,} of {pledge.threshold:,}"
+    svg = draw_badge("committed", value).encode()
+    return allow_any_origin(answer(request, svg, "image/svg+xml", 60, etag_for(svg)))
