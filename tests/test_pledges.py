@@ -190,7 +190,9 @@ def test_a_withdrawn_commitment_before_the_decision_lowers_the_count(client):
     run_worker()
     assert Pledge.objects.get().commitment_count == 2
     receipt = link(mails_to("ada@example.org", "pledge-confirm")[0], "ps")
-    assert b"Withdraw my commitment" in client.post(f"/ps/{receipt}", {"action": "withdraw"}).content
+    assert (
+        b"Withdraw my commitment" in client.post(f"/ps/{receipt}", {"action": "withdraw"}).content
+    )
     response = client.post(f"/ps/{receipt}", {"action": "withdraw-confirmed"})
     assert b"withdrawn" in response.content
     run_worker()
@@ -247,7 +249,7 @@ def test_the_commitment_flow_end_to_end_over_smtp(client, smtp_server):
     pledge = make_pledge(threshold=1)
     assert commit(client, pledge, "ada@example.org").status_code == 302
     sending.send_batch()
-    (_, message), = smtp_server.wait_for(1)
+    ((_, message),) = smtp_server.wait_for(1)
     assert message["To"] == "ada@example.org"
     body = smtp_server.text(message)
     token = body.split("/pv/", 1)[1].split()[0]
@@ -337,7 +339,9 @@ def test_a_met_pledge_on_a_letter_is_on_its_timeline_and_feed(client, organizer)
     pledge = make_pledge(threshold=1, letter=letter)
     committed(client, pledge, "ada@example.org")
     run_worker()
-    kinds = [e["kind"] for e in client.get(f"/api/v1/letters/{letter.slug}/events").json()["events"]]
+    kinds = [
+        e["kind"] for e in client.get(f"/api/v1/letters/{letter.slug}/events").json()["events"]
+    ]
     assert kinds[:2] == ["pledge.met", "pledge.published"]
     feed = client.get(f"/l/{letter.slug}/feed.atom").content.decode()
     assert "Pledge met: 1 committed to move my projects elsewhere" in feed
@@ -401,7 +405,13 @@ def test_the_api_answers_unknown_pledges_and_methods(client):
     assert response.status_code == 202 and response.json() == {"status": "pending_confirmation"}
     body = client.get("/api/v1/pledges/leave").json()
     assert set(body) >= {
-        "slug", "action", "threshold", "deadline", "status", "commitment_count", "verified_count",
+        "slug",
+        "action",
+        "threshold",
+        "deadline",
+        "status",
+        "commitment_count",
+        "verified_count",
         "met_at",
     }
 
@@ -415,13 +425,35 @@ def run(*args) -> str:
 def test_the_command_creates_and_lists_pledges(organizer):
     letter = make_letter([organizer])
     deadline = (timezone.now() + timedelta(days=30)).date().isoformat()
-    out = run("create", "leave", "--action", "leave the forge", "--threshold", "100",
-              "--deadline", deadline, "--letter", letter.slug, "--publish")
+    out = run(
+        "create",
+        "leave",
+        "--action",
+        "leave the forge",
+        "--threshold",
+        "100",
+        "--deadline",
+        deadline,
+        "--letter",
+        letter.slug,
+        "--publish",
+    )
     assert "published" in out
     pledge = Pledge.objects.get()
     assert pledge.letter == letter and pledge.is_published and pledge.threshold == 100
-    run("create", "quiet", "--action", "strike", "--threshold", "5", "--deadline", deadline,
-        "--verified-only", "--domain", "example.com")
+    run(
+        "create",
+        "quiet",
+        "--action",
+        "strike",
+        "--threshold",
+        "5",
+        "--deadline",
+        deadline,
+        "--verified-only",
+        "--domain",
+        "example.com",
+    )
     listed = run("list")
     assert "leave\topen\t0 of 100" in listed and "quiet\tdraft\t0 of 5" in listed
     assert Pledge.objects.get(slug="quiet").domain_list == ["example.com"]

@@ -99,7 +99,9 @@ class PledgeForm(forms.Form):
 
 class AnnouncementForm(forms.Form):
     subject = forms.CharField(max_length=200)
-    body = forms.CharField(max_length=20_000)
+    body = forms.CharField(
+        max_length=20_000, error_messages={"required": "Write the announcement: the file is empty."}
+    )
 
     def clean_subject(self):
         value = " ".join(self.cleaned_data["subject"].split())
