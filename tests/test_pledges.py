@@ -17,7 +17,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from tests.conftest import make_letter, mails_to
+from tests.conftest import mails_to, make_letter
 from undersigned.events.models import Event
 from undersigned.outbox import sending
 from undersigned.outbox.models import OutgoingEmail
