@@ -339,10 +339,9 @@ def test_a_met_pledge_on_a_letter_is_on_its_timeline_and_feed(client, organizer)
     pledge = make_pledge(threshold=1, letter=letter)
     committed(client, pledge, "ada@example.org")
     run_worker()
-    kinds = [
-        e["kind"] for e in client.get(f"/api/v1/letters/{letter.slug}/events").json()["events"]
-    ]
-    assert kinds[:2] == ["pledge.met", "pledge.published"]
+    entries = client.get(f"/api/v1/letters/{letter.slug}/events").json()["events"]
+    assert [e["kind"] for e in entries[:2]] == ["pledge.met", "pledge.published"]
+    assert entries[0]["pledge_url"].endswith("/p/leave/")
     feed = client.get(f"/l/{letter.slug}/feed.atom").content.decode()
     assert "Pledge met: 1 committed to move my projects elsewhere" in feed
 
