@@ -497,3 +497,37 @@ def test_the_command_refuses_a_taken_slug_and_early_or_empty_announcements(tmp_p
         run("announce", "leave", "--subject", "S", "--body-file", str(tmp_path / "none"))
     with pytest.raises(CommandError, match="no pledge"):
         run("announce", "none", "--subject", "S", "--body-file", str(body))
+
+
+@pytest.mark.django_db(transaction=True)
+def test_canary_a_committers_address_and_hidden_name_are_never_readable_in_a_dump(
+    organizer, smtp_server, tmp_path
+):
+    from django.test import Client
+
+    from tests.test_privacy import database_dump
+    from undersigned.accounts.models import OrganizerKey
+    from undersigned.lib import sealing
+
+    _, public = sealing.generate_keypair()
+    OrganizerKey.objects.register(organizer, public)
+    letter = make_letter([organizer])
+    pledge = make_pledge(threshold=1, letter=letter)
+    client = Client()
+    email, name = "canary.pledge.q7@example.org", "Zebulon Pledgecanary"
+    committed(client, pledge, email, name=name, display="hidden")
+    # While the address is kept for the pledge's mails, it is only ciphertext.
+    dump = database_dump()
+    assert Commitment.objects.get().email == email
+    assert email not in dump and "canary.pledge" not in dump and "Pledgecanary" not in dump
+    run_worker()
+    body = tmp_path / "b.txt"
+    body.write_text("Live.")
+    call_command("pledge", "announce", "leave", "--subject", "S", "--body-file", str(body))
+    run_worker()
+    while sending.send_batch():
+        pass
+    smtp_server.wait_for(3)  # the confirmation, "it is live", the announcement
+    assert Commitment.objects.get().email is None
+    dump = database_dump()
+    assert "canary.pledge" not in dump and "Pledgecanary" not in dump
