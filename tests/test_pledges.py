@@ -531,3 +531,18 @@ def test_canary_a_committers_address_and_hidden_name_are_never_readable_in_a_dum
     assert Commitment.objects.get().email is None
     dump = database_dump()
     assert "canary.pledge" not in dump and "Pledgecanary" not in dump
+
+
+def test_the_private_links_are_not_cached_referred_or_logged(client):
+    from undersigned.web.logging import redact
+
+    pledge = make_pledge()
+    commit(client, pledge, "ada@example.org")
+    row = mails_to("ada@example.org", "pledge-confirm")[0]
+    token, receipt = link(row, "pv"), link(row, "ps")
+    for path in (f"/pv/{token}", f"/ps/{receipt}"):
+        response = client.get(path)
+        assert response.status_code == 200
+        assert response["Cache-Control"] == "private, no-store"
+        assert response["Referrer-Policy"] == "no-referrer"
+        assert redact(f"Method Not Allowed (PUT): {path}").endswith("/[redacted]")
