@@ -334,7 +334,7 @@ def test_a_forge_proof_commits_without_an_address(client):
     assert "verified github account" in client.get("/p/leave/").content.decode()
 
 
-def test_a_met_pledge_on_a_letter_is_on_its_timeline_and_feed(client, organizer):
+def test_a_met_pledge_on_a_letter_is_on_its_timeline_and_feed(client, organizer, settings):
     letter = make_letter([organizer])
     pledge = make_pledge(threshold=1, letter=letter)
     committed(client, pledge, "ada@example.org")
@@ -344,6 +344,23 @@ def test_a_met_pledge_on_a_letter_is_on_its_timeline_and_feed(client, organizer)
     assert entries[0]["pledge_url"].endswith("/p/leave/")
     feed = client.get(f"/l/{letter.slug}/feed.atom").content.decode()
     assert "Pledge met: 1 committed to move my projects elsewhere" in feed
+    assert 'href="http://testserver/p/leave/">See the pledge' in client.get(
+        f"/l/{letter.slug}/"
+    ).content.decode().replace(settings.BASE_URL, "http://testserver")
+
+
+def test_a_pledge_has_a_feed_of_its_own(client):
+    pledge = make_pledge(threshold=1)
+    assert (
+        "Published: I will move my projects elsewhere"
+        in client.get("/p/leave/feed.atom").content.decode()
+    )
+    committed(client, pledge, "ada@example.org")
+    run_worker()
+    feed = client.get("/p/leave/feed.atom")
+    assert feed["Content-Type"].startswith("application/atom+xml")
+    assert "Met: 1 committed" in feed.content.decode()
+    assert client.get("/p/none/feed.atom").status_code == 404
 
 
 def test_the_badge_shows_the_count_and_the_threshold(client):

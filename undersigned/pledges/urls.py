@@ -7,4 +7,5 @@ urlpatterns = [
     path("<slug:slug>/", views.detail, name="detail"),
     path("<slug:slug>/committed/", views.committed, name="committed"),
     path("<slug:slug>/badge.svg", views.badge, name="badge"),
+    path("<slug:slug>/feed.atom", views.PledgeFeed(), name="feed"),
 ]

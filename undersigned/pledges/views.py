@@ -4,8 +4,11 @@ the badge."""
 
 from __future__ import annotations
 
+from django.conf import settings
+from django.contrib.syndication.views import Feed
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.feedgenerator import Atom1Feed
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
@@ -125,3 +128,61 @@ def badge(request, slug):
         value = f"{pledge.commitment_count:,} of {pledge.threshold:,}"
     svg = draw_badge("committed", value).encode()
     return allow_any_origin(answer(request, svg, "image/svg+xml", 60, etag_for(svg)))
+
+
+class PledgeFeed(Feed):
+    """A pledge's own Atom feed: published, then met or failed (dated as the page dates
+    them: the decision to the hour). A pledge on a letter is on the letter's feed too."""
+
+    feed_type = Atom1Feed
+
+    def get_object(self, request, slug):
+        return get_published_pledge(slug)
+
+    def title(self, pledge):
+        return f"Pledge: I will {pledge.action}"
+
+    def link(self, pledge):
+        return pledge.get_absolute_url()
+
+    def subtitle(self, pledge):
+        return (
+            f"I will {pledge.action}, if {pledge.threshold:,} people commit by "
+            f"{pledge.deadline:%d %B %Y}."
+        )
+
+    def items(self, pledge):
+        entries = [("published", pledge.published_at, f"Published: {self.subtitle(pledge)}")]
+        if pledge.met_at:
+            entries.append(("met", pledge.met_at, f"Met: {pledge.commitment_count:,} committed"))
+        if pledge.failed_at:
+            entries.append(
+                (
+                    "failed",
+                    pledge.failed_at,
+                    f"Not met: {pledge.commitment_count:,} of {pledge.threshold:,} committed",
+                )
+            )
+        return [
+            {"id": what, "at": at, "text": text, "url": self._url(pledge, what)}
+            for what, at, text in reversed(entries)
+        ]
+
+    @staticmethod
+    def _url(pledge, what: str) -> str:
+        return f"{settings.BASE_URL}{pledge.get_absolute_url()}#{what}"
+
+    def item_title(self, item):
+        return item["text"]
+
+    def item_description(self, item):
+        return item["text"]
+
+    def item_link(self, item):
+        return item["url"]
+
+    def item_guid(self, item):
+        return item["url"]
+
+    def item_pubdate(self, item):
+        return item["at"]
