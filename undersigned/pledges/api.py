@@ -12,6 +12,7 @@ from undersigned.api.views import ACCEPTED, api_view, error
 from undersigned.pledges import services
 from undersigned.pledges.forms import CommitmentForm
 from undersigned.pledges.models import Pledge
+from undersigned.web.caching import cached_response
 
 FIELDS = ("name", "email", "affiliation", "department", "comment", "display")
 
@@ -22,10 +23,13 @@ def _published(slug: str) -> Pledge | None:
 
 @api_view(["GET", "HEAD"])
 def pledge(request, slug):
-    found = _published(slug)
-    if found is None:
-        return error(f"No published pledge at {slug!r}.", 404)
-    return JsonResponse(found.to_dict())
+    def build():
+        found = _published(slug)
+        if found is None:
+            return error(f"No published pledge at {slug!r}.", 404)
+        return JsonResponse(found.to_dict())
+
+    return cached_response(request, f"pledge:{slug}:api", 2, 5, build)
 
 
 @sensitive_variables("payload", "form")

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.contrib.syndication.views import Feed
-from django.http import Http404
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.feedgenerator import Atom1Feed
 from django.views.decorators.csrf import csrf_exempt
@@ -14,11 +14,12 @@ from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from undersigned.api.momentum import allow_any_origin
+from undersigned.letters.views import PAGE_SECONDS, _anonymous
 from undersigned.lib.svg import badge as draw_badge
 from undersigned.pledges import services
 from undersigned.pledges.forms import CommitmentForm
 from undersigned.pledges.models import Commitment, Pledge
-from undersigned.web.caching import answer, etag_for
+from undersigned.web.caching import cached_response, vary_on_cookie
 
 PUBLIC_LIMIT = 500  # public names on the page once met
 
@@ -46,6 +47,18 @@ def public_committers(pledge: Pledge):
 @sensitive_post_parameters("name", "email", "affiliation", "department", "comment")
 @require_http_methods(["GET", "HEAD", "POST"])
 def detail(request, slug):
+    """The pledge page; for visitors without a session, each process renders it at most once
+    every PAGE_SECONDS (the count moves at most once a second anyway)."""
+    if not _anonymous(request):
+        return _detail(request, slug)
+    return vary_on_cookie(
+        cached_response(
+            request, f"pledge:{slug}:page", PAGE_SECONDS, 5, lambda: _detail(request, slug)
+        )
+    )
+
+
+def _detail(request, slug):
     pledge = get_published_pledge(slug)
     form = CommitmentForm()
     status = 200
@@ -119,6 +132,12 @@ def manage(request, receipt):
 
 
 def badge(request, slug):
+    return allow_any_origin(
+        cached_response(request, f"pledge:{slug}:badge", 5, 60, lambda: _badge(slug))
+    )
+
+
+def _badge(slug):
     pledge = get_published_pledge(slug)
     if pledge.status == Pledge.Status.MET:
         value = f"met: {pledge.commitment_count:,}"
@@ -126,8 +145,7 @@ def badge(request, slug):
         value = f"not met: {pledge.commitment_count:,} of {pledge.threshold:,}"
     else:
         value = f"{pledge.commitment_count:,} of {pledge.threshold:,}"
-    svg = draw_badge("committed", value).encode()
-    return allow_any_origin(answer(request, svg, "image/svg+xml", 60, etag_for(svg)))
+    return HttpResponse(draw_badge("committed", value).encode(), content_type="image/svg+xml")
 
 
 class PledgeFeed(Feed):
