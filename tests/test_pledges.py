@@ -14,6 +14,7 @@ import pytest
 import time_machine
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -522,8 +523,6 @@ def test_the_command_refuses_a_taken_slug_and_early_or_empty_announcements(tmp_p
 def test_canary_a_committers_address_and_hidden_name_are_never_readable_in_a_dump(
     organizer, smtp_server, tmp_path
 ):
-    from django.test import Client
-
     from tests.test_privacy import database_dump
     from undersigned.accounts.models import OrganizerKey
     from undersigned.lib import sealing
@@ -568,3 +567,43 @@ def test_the_private_links_are_not_cached_referred_or_logged(client):
         assert redact(f"Method Not Allowed (PUT): /{prefix}/abcdef") == (
             f"Method Not Allowed (PUT): /{prefix}/[redacted]"
         )
+
+
+# --- the workspace --------------------------------------------------------------------------
+
+
+def test_organizers_create_and_announce_a_pledge_in_the_workspace(client, organizer):
+    letter = make_letter([organizer])
+    client.force_login(organizer)
+    deadline = (timezone.now() + timedelta(days=20)).date().isoformat()
+    page = client.get(f"/organize/{letter.slug}/pledges/")
+    assert page.status_code == 200 and "No pledge yet." in page.content.decode()
+    assert (
+        'href="/organize/clean-air/pledges/"' in client.get("/organize/clean-air/").content.decode()
+    )
+    bad = client.post(f"/organize/{letter.slug}/pledges/", {"action": "", "threshold": "0"})
+    assert bad.status_code == 400 and "Please correct the fields" in bad.content.decode()
+    created = client.post(
+        f"/organize/{letter.slug}/pledges/",
+        {
+            "slug": "leave",
+            "action": "leave",
+            "threshold": "1",
+            "deadline": deadline,
+            "publish": "on",
+        },
+    )
+    assert created.status_code == 302
+    pledge = Pledge.objects.get()
+    assert pledge.letter == letter and pledge.is_published
+    url = f"/organize/{letter.slug}/pledges/leave/announce/"
+    early = client.post(url, {"subject": "S", "body": "B"})
+    assert early.status_code == 400 and "Only a met pledge" in early.content.decode()
+    committed(Client(), pledge, "ada@example.org")
+    run_worker()
+    empty = client.post(url, {"subject": "S", "body": " "})
+    assert empty.status_code == 400 and not Pledge.objects.get().announced_at
+    assert client.post(url, {"subject": "We did it", "body": "Thanks."}).status_code == 302
+    run_worker()
+    assert mails_to("ada@example.org", "pledge-announce")[0].subject == "We did it"
+    assert "Announced on" in client.get(f"/organize/{letter.slug}/pledges/").content.decode()

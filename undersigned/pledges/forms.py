@@ -53,11 +53,24 @@ CommitmentForm.base_fields = _SharedFields(
 
 
 class PledgeForm(forms.Form):
-    slug = forms.SlugField(max_length=80)
-    action = forms.CharField(max_length=300)
-    threshold = forms.IntegerField(min_value=1, max_value=MAX_THRESHOLD)
-    deadline = forms.DateField(input_formats=["%Y-%m-%d"])
-    domains = forms.CharField(max_length=1000, required=False)
+    slug = forms.SlugField(max_length=80, help_text="The pledge's address: /p/<slug>/.")
+    action = forms.CharField(
+        max_length=300, label="I will…", help_text="What each committer will do."
+    )
+    threshold = forms.IntegerField(
+        min_value=1, max_value=MAX_THRESHOLD, label="If this many people commit"
+    )
+    deadline = forms.DateField(
+        input_formats=["%Y-%m-%d"],
+        label="By",
+        help_text="Commitments close at the end of this day (UTC).",
+        widget=forms.DateInput(attrs={"type": "date"}),
+    )
+    domains = forms.CharField(
+        max_length=1000,
+        required=False,
+        help_text="Optional: domains that verify committers, besides the letter's.",
+    )
 
     def clean_slug(self):
         slug = self.cleaned_data["slug"].lower()
@@ -114,3 +127,16 @@ class AnnouncementForm(forms.Form):
         if not value:
             raise ValidationError("Write the announcement: the file is empty.")
         return value
+
+
+class WorkspacePledgeForm(PledgeForm):
+    """A pledge attached to the letter whose workspace this is."""
+
+    verified_only = forms.BooleanField(
+        required=False,
+        label="Only verified people may commit",
+        help_text="At the letter's organization domains, or at the domains below.",
+    )
+    publish = forms.BooleanField(required=False, label="Publish it now")
+
+    field_order = ["action", "threshold", "deadline", "slug", "verified_only", "domains"]
