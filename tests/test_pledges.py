@@ -17,8 +17,13 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.conftest import mails_to, make_letter
+from tests.test_hostile import HOSTILE, check_status, content_type, raw_body, rolled_back, text
+from tests.test_hostile import client as hostile_client
+from tests.test_hostile import email as any_email
 from undersigned.events.models import Event
 from undersigned.outbox import sending
 from undersigned.outbox.models import OutgoingEmail
@@ -607,3 +612,84 @@ def test_organizers_create_and_announce_a_pledge_in_the_workspace(client, organi
     run_worker()
     assert mails_to("ada@example.org", "pledge-announce")[0].subject == "We did it"
     assert "Announced on" in client.get(f"/organize/{letter.slug}/pledges/").content.decode()
+
+
+# --- hostile input, generated (the helpers of tests/test_hostile.py) ------------------------
+
+
+commitment_fields = st.fixed_dictionaries(
+    {"name": text(), "email": any_email},
+    optional={
+        "affiliation": text(250),
+        "department": text(120),
+        "comment": text(1100),
+        "display": st.one_of(st.sampled_from(["public", "hidden", "count", "threshold"]), text(20)),
+        "website": st.sampled_from(["", "spam"]),
+    },
+)
+
+
+@pytest.fixture
+def pledges(db):
+    make_pledge()
+    make_pledge(slug="only-staff", verified_only=True, domains=("example.com",))
+    make_pledge(slug="draft", publish=False)
+
+
+def rows() -> tuple[int, int, int]:
+    return (
+        Commitment.objects.count(),
+        CommitmentReceipt.objects.count(),
+        OutgoingEmail.objects.count(),
+    )
+
+
+@HOSTILE
+@given(
+    slug=st.sampled_from(["leave", "leave", "only-staff", "draft", "none"]),
+    fields=commitment_fields,
+    api=st.booleans(),
+)
+def test_the_commitment_form_and_api_survive_any_fields(pledges, slug, fields, api):
+    with rolled_back():
+        before = rows()
+        if api:
+            response = hostile_client().post(
+                f"/api/v1/pledges/{slug}/commitments",
+                json.dumps({k: v for k, v in fields.items() if k != "website"}),
+                content_type="application/json",
+            )
+        else:
+            response = hostile_client().post(f"/p/{slug}/", fields)
+        check_status(response, f"{slug} {fields!r}")
+        commitments, receipts, mails = (a - b for a, b in zip(rows(), before, strict=True))
+        if response.status_code in (202, 302):
+            # At most one commitment, and never one without its mail (unless a honeypot).
+            assert commitments <= 1 and receipts == mails <= 1
+            assert mails == 1 or fields.get("website")
+        else:
+            assert (commitments, receipts, mails) == (0, 0, 0)
+
+
+@HOSTILE
+@given(
+    path=st.sampled_from(
+        [
+            "/p/leave/",
+            "/api/v1/pledges/leave/commitments",
+            "/api/v1/pledges/leave",
+            "/pv/x",
+            "/ps/x",
+        ]
+    ),
+    body=raw_body,
+    kind=content_type,
+    method=st.sampled_from(["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD"]),
+)
+def test_the_pledge_pages_survive_any_bytes(pledges, path, body, kind, method):
+    with rolled_back():
+        before = rows()
+        response = hostile_client().generic(method, path, body, content_type=kind)
+        check_status(response, f"{method} {path} {body[:100]!r}")
+        if response.status_code not in (202, 302):
+            assert rows() == before
