@@ -36,6 +36,7 @@ ORGANIZER = [
     "/organize/clean-air/log/",
     "/organize/new/",
     "/organize/keys/",
+    "/organize/clean-air/pledges/",
 ]
 
 

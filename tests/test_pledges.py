@@ -693,3 +693,20 @@ def test_the_pledge_pages_survive_any_bytes(pledges, path, body, kind, method):
         check_status(response, f"{method} {path} {body[:100]!r}")
         if response.status_code not in (202, 302):
             assert rows() == before
+
+
+def test_operators_see_pledges_but_no_commitment_in_the_admin(admin_client, client):
+    pledge = make_pledge()
+    committed(client, pledge, "ada@example.org", name="Ada Private")
+    listing = admin_client.get("/admin/pledges/pledge/").content.decode()
+    assert "move my projects elsewhere" in listing
+    page = admin_client.get(f"/admin/pledges/pledge/{pledge.pk}/change/").content.decode()
+    assert "Ada Private" not in page and "ada@example.org" not in page
+    assert admin_client.get("/admin/pledges/commitment/").status_code == 404
+    # What people committed to cannot be changed under them.
+    assert 'name="threshold"' not in page and 'name="action"' not in page
+    draft = make_pledge(slug="draft", publish=False)
+    assert (
+        'name="threshold"'
+        in admin_client.get(f"/admin/pledges/pledge/{draft.pk}/change/").content.decode()
+    )
