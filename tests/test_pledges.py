@@ -601,6 +601,8 @@ def test_organizers_create_and_announce_a_pledge_in_the_workspace(client, organi
     assert created.status_code == 302
     pledge = Pledge.objects.get()
     assert pledge.letter == letter and pledge.is_published
+    published = Event.objects.get(kind="pledge.published")
+    assert (published.actor, published.via, published.letter) == (organizer, "web", letter)
     url = f"/organize/{letter.slug}/pledges/leave/announce/"
     early = client.post(url, {"subject": "S", "body": "B"})
     assert early.status_code == 400 and "Only a met pledge" in early.content.decode()

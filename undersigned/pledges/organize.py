@@ -50,7 +50,7 @@ def pledges(request, slug):
         domains=tuple(data["domains"]),
     )
     try:
-        pledge = services.create(spec, publish=data["publish"], via="web")
+        pledge = services.create(spec, publish=data["publish"], via="web", actor=request.user)
     except services.PledgeError as exc:
         form.add_error(None, str(exc))
         return _page(request, letter, membership, status=exc.status, form=form)

@@ -62,7 +62,9 @@ class PledgeSpec:
     domains: tuple[str, ...] = ()
 
 
-def create(spec: PledgeSpec, organizers=(), *, publish: bool = False, via: str) -> Pledge:
+def create(
+    spec: PledgeSpec, organizers=(), *, publish: bool = False, via: str, actor=None
+) -> Pledge:
     """Create a pledge (a draft unless ``publish``). Raises ``PledgeError``."""
     if spec.letter is not None and spec.letter.mail_is_discreet:
         raise PledgeError(
@@ -94,7 +96,7 @@ def create(spec: PledgeSpec, organizers=(), *, publish: bool = False, via: str) 
             raise PledgeError(f"There is a pledge at {spec.slug!r} already.") from None
         pledge.organizers.set(list(organizers))
         if publish:
-            _publish(pledge, via)
+            _publish(pledge, via, actor)
     return pledge
 
 
