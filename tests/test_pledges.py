@@ -712,3 +712,24 @@ def test_operators_see_pledges_but_no_commitment_in_the_admin(admin_client, clie
         'name="threshold"'
         in admin_client.get(f"/admin/pledges/pledge/{draft.pk}/change/").content.decode()
     )
+
+
+def test_a_committer_hides_their_name_after_the_pledge_is_met_and_shows_it_again(client):
+    pledge = make_pledge(threshold=1)
+    committed(client, pledge, "ada@example.org", name="Ada Shown")
+    run_worker()
+    assert "Ada Shown" in client.get("/p/leave/").content.decode()
+    receipt = link(mails_to("ada@example.org", "pledge-confirm")[0], "ps")
+    hide = client.post(f"/ps/{receipt}", {"action": "display", "display": "hidden"})
+    assert hide.status_code == 200 and b"Saved." in hide.content
+    recent.clear()
+    assert "Ada Shown" not in client.get("/p/leave/").content.decode()
+    assert Commitment.objects.get().name == ""
+    bad = client.post(f"/ps/{receipt}", {"action": "display", "display": "public", "name": " "})
+    assert bad.status_code == 400 and b"Enter the name to show" in bad.content
+    again = {"action": "display", "display": "public", "name": "Ada Again"}
+    assert client.post(f"/ps/{receipt}", again).status_code == 200
+    recent.clear()
+    assert "Ada Again" in client.get("/p/leave/").content.decode()
+    wrong = client.post(f"/ps/{receipt}", {"action": "display", "display": "threshold"})
+    assert wrong.status_code == 400

@@ -12,7 +12,7 @@ from undersigned.lib.emails import domain_to_ascii
 from undersigned.lib.text import reject_control_characters
 from undersigned.pledges.models import Commitment, Pledge
 from undersigned.pledges.services import MAX_THRESHOLD
-from undersigned.signatures.forms import SignatureForm, _SharedFields
+from undersigned.signatures.forms import DisplayForm, SignatureForm, _SharedFields
 from undersigned.signatures.services import SignatureData
 
 
@@ -140,3 +140,11 @@ class WorkspacePledgeForm(PledgeForm):
     publish = forms.BooleanField(required=False, label="Publish it now")
 
     field_order = ["action", "threshold", "deadline", "slug", "verified_only", "domains"]
+
+
+class CommitmentDisplayForm(DisplayForm):
+    """Change how a commitment is shown, on the committer's private page."""
+
+    display = forms.ChoiceField(
+        choices=Commitment.Display.choices, widget=forms.RadioSelect, label="Show my commitment as"
+    )

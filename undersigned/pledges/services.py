@@ -363,3 +363,28 @@ def withdraw(receipt: str) -> bool:
             )
         deleted, _ = Commitment.objects.filter(pk=commitment.pk).delete()
     return bool(deleted)
+
+
+def change_display(
+    receipt: str, display: str, name: str = "", affiliation: str = "", comment: str = ""
+) -> bool:
+    """Switch how the commitment behind ``receipt`` is shown, at any time (hiding one's name
+    after the pledge is met included). Going public needs the name typed again (a hidden name
+    is sealed: the server cannot read it); going hidden seals what was public; count-only
+    drops it. Returns whether there was a commitment."""
+    commitment = commitment_for_receipt(receipt)
+    if commitment is None:
+        return False
+    if display == commitment.display and display != Commitment.Display.PUBLIC:
+        return True
+    if display == Commitment.Display.PUBLIC:
+        shown = {"name": name, "affiliation": affiliation, "comment": comment}
+        department = ""
+    else:
+        shown = {k: getattr(commitment, k) for k in ("name", "affiliation", "comment")}
+        department = commitment.department
+    data = SignatureData(email="", display=display, department=department, **shown)
+    Commitment.objects.filter(pk=commitment.pk).update(
+        display=display, **_shown(commitment.pledge, data)
+    )
+    return True

@@ -17,7 +17,7 @@ from undersigned.api.momentum import allow_any_origin
 from undersigned.letters.views import PAGE_SECONDS, _anonymous
 from undersigned.lib.svg import badge as draw_badge
 from undersigned.pledges import services
-from undersigned.pledges.forms import CommitmentForm
+from undersigned.pledges.forms import CommitmentDisplayForm, CommitmentForm
 from undersigned.pledges.models import Commitment, Pledge
 from undersigned.web.caching import cached_response, vary_on_cookie
 
@@ -110,6 +110,7 @@ GONE = (
 
 
 @csrf_exempt  # the receipt is the proof; see web/http.py
+@sensitive_post_parameters("name", "affiliation", "comment")
 @require_http_methods(["GET", "HEAD", "POST"])
 def manage(request, receipt):
     """The committer's private page; an unknown link and a withdrawn commitment look alike."""
@@ -128,7 +129,22 @@ def manage(request, receipt):
                 request, "pledges/manage.html", {**context, "error": str(exc)}, status=exc.status
             )
         return render(request, "pledges/withdrawn.html", context)
-    return render(request, "pledges/manage.html", context)
+    if action == "display":
+        form = CommitmentDisplayForm(request.POST)
+        if not form.is_valid():
+            return render(request, "pledges/manage.html", {**context, "form": form}, status=400)
+        services.change_display(receipt, **form.cleaned_data)
+        commitment.refresh_from_db()
+        context["saved"] = True
+    form = CommitmentDisplayForm(
+        initial={
+            "display": commitment.display,
+            "name": commitment.name,
+            "affiliation": commitment.affiliation,
+            "comment": commitment.comment,
+        }
+    )
+    return render(request, "pledges/manage.html", {**context, "form": form})
 
 
 def badge(request, slug):
