@@ -24,6 +24,7 @@ from tests.conftest import mails_to, make_letter
 from tests.test_hostile import HOSTILE, check_status, content_type, raw_body, rolled_back, text
 from tests.test_hostile import client as hostile_client
 from tests.test_hostile import email as any_email
+from undersigned.events.fanout import fan_out
 from undersigned.events.models import Event
 from undersigned.outbox import sending
 from undersigned.outbox.models import OutgoingEmail
@@ -186,6 +187,10 @@ def test_a_pledge_fails_at_its_deadline_and_its_private_data_is_deleted(client, 
     assert len(mails_to("bo@example.org", "pledge-failed")) == 1
     assert not mails_to("pending@example.org", "pledge-failed")
     assert Event.objects.filter(kind="pledge.failed", letter=letter).count() == 1
+    fan_out()
+    (told,) = mails_to(organizer.email, "pledge-decided")
+    assert told.subject == "Pledge not met: I will move my projects elsewhere"
+    assert "failed: 2 of 3 committed" in told.body_text and "Ada" not in told.body_text
     page = client.get("/p/leave/").content.decode()
     assert "Not met" in page and "Ada Secret" not in page and "<form" not in page.split("main")[1]
     response = commit(client, pledge, "new@example.org")
@@ -352,6 +357,10 @@ def test_a_met_pledge_on_a_letter_is_on_its_timeline_and_feed(client, organizer,
     entries = client.get(f"/api/v1/letters/{letter.slug}/events").json()["events"]
     assert [e["kind"] for e in entries[:2]] == ["pledge.met", "pledge.published"]
     assert entries[0]["pledge_url"].endswith("/p/leave/")
+    fan_out()
+    (told,) = mails_to(organizer.email, "pledge-decided")
+    assert told.subject == "Pledge met: I will move my projects elsewhere"
+    assert "was met: 1 person committed" in told.body_text
     feed = client.get(f"/l/{letter.slug}/feed.atom").content.decode()
     assert "Pledge met: 1 committed to move my projects elsewhere" in feed
     assert 'href="http://testserver/p/leave/">See the pledge' in client.get(

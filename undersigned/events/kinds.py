@@ -220,6 +220,8 @@ KINDS = _kinds(
         "Pledge met: {count} committed to {action}",
         frozenset({"pledge", "action", "threshold", "count"}),
         exact_time=False,
+        fan_out=FanOut.ORGANIZERS,
+        mail="pledge-decided",
     ),
     Kind(
         "pledge.failed",
@@ -227,6 +229,8 @@ KINDS = _kinds(
         "Pledge not met: {count} of {threshold} committed to {action}",
         frozenset({"pledge", "action", "threshold", "count"}),
         exact_time=False,
+        fan_out=FanOut.ORGANIZERS,
+        mail="pledge-decided",
     ),
     Kind(
         "pledge.announced",
