@@ -383,7 +383,14 @@ def change_display(
     else:
         shown = {k: getattr(commitment, k) for k in ("name", "affiliation", "comment")}
         department = commitment.department
-    data = SignatureData(email="", display=display, department=department, **shown)
+    data = SignatureData(
+        name=shown["name"],
+        email="",
+        affiliation=shown["affiliation"],
+        department=department,
+        comment=shown["comment"],
+        display=display,
+    )
     Commitment.objects.filter(pk=commitment.pk).update(
         display=display, **_shown(commitment.pledge, data)
     )

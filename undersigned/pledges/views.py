@@ -118,7 +118,7 @@ def manage(request, receipt):
     if commitment is None:
         return render(request, "signatures/gone.html", {"message": GONE}, status=404)
     action = request.POST.get("action") if request.method == "POST" else None
-    context = {"commitment": commitment, "pledge": commitment.pledge}
+    context: dict = {"commitment": commitment, "pledge": commitment.pledge}
     if action == "withdraw":
         return render(request, "pledges/withdraw.html", context)
     if action == "withdraw-confirmed":
