@@ -744,3 +744,12 @@ def test_a_committer_hides_their_name_after_the_pledge_is_met_and_shows_it_again
     assert "Ada Again" in client.get("/p/leave/").content.decode()
     wrong = client.post(f"/ps/{receipt}", {"action": "display", "display": "threshold"})
     assert wrong.status_code == 400
+
+
+def test_the_demo_has_an_open_pledge_on_its_letter(capsys):
+    call_command("demo")
+    call_command("demo")
+    pledge = Pledge.objects.get()
+    assert pledge.letter.slug == "better-bike-lanes" and pledge.status == Pledge.Status.OPEN
+    assert pledge.accepts_commitments
+    assert "/p/bike-week/" in capsys.readouterr().out
