@@ -753,3 +753,10 @@ def test_the_demo_has_an_open_pledge_on_its_letter(capsys):
     assert pledge.letter.slug == "better-bike-lanes" and pledge.status == Pledge.Status.OPEN
     assert pledge.accepts_commitments
     assert "/p/bike-week/" in capsys.readouterr().out
+
+
+def test_a_stranger_cannot_flood_an_inbox_through_a_pledge(client, settings):
+    pledge = make_pledge()
+    for _ in range(settings.MAILS_PER_ADDRESS_PER_HOUR + 3):
+        assert commit(client, pledge, "target@example.org").status_code == 302
+    assert len(mails_to("target@example.org")) == settings.MAILS_PER_ADDRESS_PER_HOUR
