@@ -760,3 +760,14 @@ def test_a_stranger_cannot_flood_an_inbox_through_a_pledge(client, settings):
     for _ in range(settings.MAILS_PER_ADDRESS_PER_HOUR + 3):
         assert commit(client, pledge, "target@example.org").status_code == 302
     assert len(mails_to("target@example.org")) == settings.MAILS_PER_ADDRESS_PER_HOUR
+
+
+def test_a_commitment_and_a_decision_are_dated_to_the_hour(client):
+    pledge = make_pledge(threshold=1)
+    committed(client, pledge, "ada@example.org")
+    run_worker()
+    hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+    commitment, pledge = Commitment.objects.get(), Pledge.objects.get()
+    assert commitment.created_at == commitment.confirmed_at == pledge.met_at == hour
+    assert pledge.counted_at == hour
+    assert Commitment.new_expiry().minute == 0
