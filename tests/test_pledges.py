@@ -763,10 +763,11 @@ def test_a_stranger_cannot_flood_an_inbox_through_a_pledge(client, settings):
 
 
 def test_a_commitment_and_a_decision_are_dated_to_the_hour(client):
-    pledge = make_pledge(threshold=1)
-    committed(client, pledge, "ada@example.org")
-    run_worker()
-    hour = timezone.now().replace(minute=0, second=0, microsecond=0)
+    with time_machine.travel(timezone.now().replace(minute=37, second=12), tick=False):
+        pledge = make_pledge(threshold=1)
+        committed(client, pledge, "ada@example.org")
+        run_worker()
+        hour = timezone.now().replace(minute=0, second=0, microsecond=0)
     commitment, pledge = Commitment.objects.get(), Pledge.objects.get()
     assert commitment.created_at == commitment.confirmed_at == pledge.met_at == hour
     assert pledge.counted_at == hour
