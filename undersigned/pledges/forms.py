@@ -43,12 +43,11 @@ class CommitmentForm(SignatureForm):
         )
 
 
+# The signing form's fields that a commitment has, by name: a field added to signing later
+# (a version, update mails, a forge proof) joins only when the pledge verbs take it.
+FIELDS = ("name", "email", "affiliation", "department", "comment", "display", "website")
 CommitmentForm.base_fields = _SharedFields(
-    {
-        name: field
-        for name, field in CommitmentForm.base_fields.items()
-        if name not in ("version", "updates")
-    }
+    {name: CommitmentForm.base_fields[name] for name in FIELDS}
 )
 
 
