@@ -15,6 +15,7 @@ from django.urls import URLPattern
 from django.utils import timezone
 
 from tests.conftest import mails_to, settle
+from tests.test_pledges import make_pledge
 from undersigned.letters import organizers as team
 from undersigned.letters import timeline
 from undersigned.letters.models import Invitation, Organizer
@@ -42,6 +43,9 @@ PAGES = {
     ("remove", "GET"): "owner",
     ("remove", "POST"): "owner",
     ("export", "GET"): "viewer",
+    ("pledges", "GET"): "viewer",
+    ("pledges", "POST"): "editor",
+    ("announce_pledge", "POST"): "editor",
 }
 NOT_OF_A_LETTER = {"dashboard", "create", "keys", "join"}
 RANK = {"viewer": 0, "editor": 1, "owner": 2}
@@ -55,6 +59,7 @@ def url_of(name: str, letter) -> str:
         "letter": f"/organize/{slug}/",
         "invite": f"/organize/{slug}/team/invite/",
         "correct_update": f"/organize/{slug}/update/{letter.updates.get().pk}/",
+        "announce_pledge": f"/organize/{slug}/pledges/leave/announce/",
     }.get(name, f"/organize/{slug}/{name}/")
 
 
@@ -68,6 +73,7 @@ def people(django_user_model, organizer, letter):
     Organizer.objects.filter(letter=letter, user__username="carlos").delete()
     made["outsider"] = django_user_model.objects.create_user("out", "out@example.org", "pw-x-123")
     timeline.post_update(letter, "An update to correct.", via="command")
+    make_pledge(letter=letter)
     return made
 
 

@@ -337,6 +337,34 @@ def _did_remove_factor(letter):
     return not TotpDevice.objects.exists()
 
 
+def _met_pledge(letter):
+    from undersigned.pledges import deciding
+    from undersigned.pledges.models import Commitment, Pledge
+
+    found = Pledge.objects.filter(slug="leave").first()
+    if found is None:
+        from tests.test_pledges import make_pledge
+
+        found = make_pledge(threshold=1, letter=letter)
+        Commitment.objects.create(pledge=found, status="confirmed", email="a@example.org")
+        deciding.decide()
+    return found
+
+
+def _act_announce(client, letter):
+    pledge = _met_pledge(letter)
+    return client.post(
+        f"/organize/{letter.slug}/pledges/{pledge.slug}/announce/",
+        {"subject": "We did it", "body": "Thank you."},
+    )
+
+
+def _did_announce(letter):
+    from undersigned.pledges.models import Pledge
+
+    return Pledge.objects.filter(announced_at__isnull=False).exists()
+
+
 SENSITIVE = [
     (_act_export, _did_export),
     (_act_key, _did_key),
@@ -348,6 +376,7 @@ SENSITIVE = [
     (_act_token, _did_token),
     (_act_codes, _did_codes),
     (_act_remove_factor, _did_remove_factor),
+    (_act_announce, _did_announce),
 ]
 
 

@@ -102,6 +102,7 @@ INSTALLED_APPS = [
     "undersigned.events",
     "undersigned.subscriptions",
     "undersigned.tips",
+    "undersigned.pledges",
 ]
 
 MIDDLEWARE = [
@@ -216,6 +217,9 @@ UPDATE_MAILS_PER_WEEK = _get(envint, "UNDERSIGNED_UPDATE_MAILS_PER_WEEK", 2, 0, 
 # it (else "another department"); the smallest group any breakdown shows.
 SMALLEST_GROUP = _get(envint, "UNDERSIGNED_SMALLEST_GROUP", 5, 1, fallback=5)
 CONFIRMATION_TTL_HOURS = _get(envint, "UNDERSIGNED_CONFIRMATION_TTL_HOURS", 72, 1, fallback=72)
+# A met pledge's committers' addresses are kept (encrypted) for its organizers' one
+# announcement at most this many days after it was met, then deleted.
+PLEDGE_ANNOUNCE_DAYS = _get(envint, "UNDERSIGNED_PLEDGE_ANNOUNCE_DAYS", 30, 1, fallback=30)
 # The largest request body a public endpoint accepts; larger ones get 413.
 MAX_REQUEST_BYTES = _get(envint, "UNDERSIGNED_MAX_REQUEST_BYTES", 64 * 1024, 1024, fallback=65536)
 

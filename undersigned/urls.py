@@ -6,6 +6,7 @@ from django.views.generic import TemplateView
 from undersigned.accounts import login
 from undersigned.letters import history, members
 from undersigned.letters import views as letter_views
+from undersigned.pledges import views as pledge_views
 from undersigned.signatures import views as signature_views
 from undersigned.subscriptions import views as subscriptions
 from undersigned.web import errors, health
@@ -14,6 +15,9 @@ urlpatterns = [
     path("", letter_views.home, name="home"),
     path("l/", include("undersigned.letters.urls")),
     path("tips/", include("undersigned.tips.urls")),
+    path("p/", include("undersigned.pledges.urls")),
+    path("pv/<str:token>", pledge_views.confirm, name="pledge-confirm"),
+    path("ps/<str:receipt>", pledge_views.manage, name="pledge-manage"),
     path("v/<str:token>", signature_views.confirm, name="confirm"),
     path("s/<str:receipt>", signature_views.manage, name="manage"),
     path("m/<str:token>", members.use_pass, name="member-pass"),

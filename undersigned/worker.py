@@ -20,6 +20,7 @@ from undersigned.accounts import reset
 from undersigned.db import maintenance
 from undersigned.events.fanout import fan_out
 from undersigned.outbox import sending
+from undersigned.pledges import deciding, telling
 from undersigned.signatures import counting, retention, reveal, services
 from undersigned.tips import services as tips
 
@@ -41,6 +42,8 @@ def _every_round() -> float:
 # the events' mails; then the mail itself.
 JOBS = [
     Job("intake", _every_round, services.record_intake),
+    Job("pledges", lambda: 1, deciding.decide),  # under the counter's lock
+    Job("pledge mail", _every_round, telling.tell),
     Job("fan-out", _every_round, fan_out),
     Job("password resets", _every_round, reset.send_requested),
     Job("tip notices", lambda: 60, tips.send_notices),  # due once their hour is over

@@ -177,6 +177,36 @@ def document() -> dict:
                     },
                 },
             },
+            "/api/v1/pledges/{slug}": {
+                "get": {
+                    "summary": "A published pledge: 'I will <action> if <threshold> people "
+                    "commit by <deadline>', its status and counts (never who committed)",
+                    "parameters": [_slug],
+                    "responses": {"200": _json("Pledge"), "404": _error},
+                }
+            },
+            "/api/v1/pledges/{slug}/commitments": {
+                "post": {
+                    "summary": "Commit; a confirmation link goes to the email address (202 "
+                    "whatever the address's history)",
+                    "parameters": [_slug],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/CommitmentInput"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "202": _json("Accepted", "Accepted; the committer must confirm by email"),
+                        "400": _json("ValidationError", "Bad input, with messages per field"),
+                        "404": _error,
+                        "409": _error,
+                        "413": _error,
+                    },
+                }
+            },
             "/api/v1/letters/{slug}/events": {
                 "get": {
                     "summary": "The letter's public timeline, newest first: publication, "
@@ -281,6 +311,8 @@ def document() -> dict:
                         # a new version
                         "number": {"type": ["integer", "null"]},
                         "corrections_only": {"type": "boolean"},
+                        # a pledge on the letter
+                        "pledge_url": {"type": "string", "format": "uri"},
                         # signatures removed from the count, or released
                         "count": {"type": ["integer", "null"]},
                         "reason": text,
@@ -561,6 +593,59 @@ def document() -> dict:
                             "type": "boolean",
                             "default": False,
                             "description": "Email me updates about this letter",
+                        },
+                    },
+                },
+                "Pledge": {
+                    "type": "object",
+                    "required": [
+                        "slug",
+                        "action",
+                        "threshold",
+                        "deadline",
+                        "status",
+                        "commitment_count",
+                        "verified_count",
+                        "met_at",
+                    ],
+                    "properties": {
+                        "slug": text,
+                        "action": text,
+                        "threshold": {"type": "integer", "minimum": 1},
+                        "deadline": {
+                            "type": "string",
+                            "format": "date",
+                            "description": "Commitments close at the end of this day (UTC)",
+                        },
+                        "status": {"type": "string", "enum": ["open", "met", "failed"]},
+                        "commitment_count": {"type": "integer", "minimum": 0},
+                        "verified_count": {"type": "integer", "minimum": 0},
+                        "met_at": {
+                            "type": ["string", "null"],
+                            "format": "date-time",
+                            "description": "When it was met, to the hour",
+                        },
+                        "failed_at": {"type": ["string", "null"], "format": "date-time"},
+                        "verified_only": {"type": "boolean"},
+                        "letter": {"type": ["string", "null"], "description": "Its letter's slug"},
+                        "url": {"type": "string", "format": "uri"},
+                    },
+                },
+                "CommitmentInput": {
+                    "type": "object",
+                    "required": ["name", "email"],
+                    "additionalProperties": False,
+                    "properties": {
+                        "name": {"type": "string", "minLength": 1, "maxLength": 200},
+                        "email": {"type": "string", "format": "email", "maxLength": 254},
+                        "affiliation": {"type": "string", "maxLength": 200},
+                        "department": {"type": "string", "maxLength": 100},
+                        "comment": {"type": "string", "maxLength": 1000},
+                        "display": {
+                            "type": "string",
+                            "enum": ["public", "hidden", "count"],
+                            "default": "public",
+                            "description": "How the commitment is shown once the pledge is met",
                         },
                     },
                 },

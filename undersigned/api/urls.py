@@ -2,6 +2,7 @@ from django.urls import path
 
 from undersigned.api import momentum, openapi, views
 from undersigned.api import organize as organizer
+from undersigned.pledges import api as pledges
 
 app_name = "api"
 urlpatterns = [
@@ -20,4 +21,6 @@ urlpatterns = [
     path("organize/letters/<slug:slug>/demands/<int:pk>", organizer.demand, name="organize-demand"),
     path("organize/letters/<slug:slug>/export", organizer.export, name="organize-export"),
     path("letters/<slug:slug>/timeline", momentum.timeline, name="timeline"),
+    path("pledges/<slug:slug>", pledges.pledge, name="pledge"),
+    path("pledges/<slug:slug>/commitments", pledges.commitments, name="pledge-commitments"),
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
 
@@ -52,6 +53,11 @@ def _trend_alert(event: Event) -> dict:
 CONTEXT: dict[str, Callable[[Event], dict]] = {
     "key-added": lambda event: dict(event.data),
     "milestone": lambda event: dict(event.data),
+    "pledge-decided": lambda event: {
+        **event.data,
+        "met": event.kind == "pledge.met",
+        "days": settings.PLEDGE_ANNOUNCE_DAYS,
+    },
     "trend-alert": _trend_alert,
     "news": lambda event: {},  # per subscriber: subscriptions.services.deliver
     "tip-recipient-added": lambda event: dict(event.data),

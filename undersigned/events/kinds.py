@@ -206,6 +206,38 @@ KINDS = _kinds(
         fan_out=FanOut.ORGANIZERS,
         mail="milestone",
     ),
+    # Pledges attached to a letter (undersigned/pledges/): on the letter's timeline and feed.
+    # Decided by the worker, so dated to the hour; never who committed.
+    Kind(
+        "pledge.published",
+        _PUBLIC,
+        "Pledge: I will {action}, if {threshold} people commit",
+        frozenset({"pledge", "action", "threshold"}),
+    ),
+    Kind(
+        "pledge.met",
+        _PUBLIC,
+        "Pledge met: {count} committed to {action}",
+        frozenset({"pledge", "action", "threshold", "count"}),
+        exact_time=False,
+        fan_out=FanOut.ORGANIZERS,
+        mail="pledge-decided",
+    ),
+    Kind(
+        "pledge.failed",
+        _PUBLIC,
+        "Pledge not met: {count} of {threshold} committed to {action}",
+        frozenset({"pledge", "action", "threshold", "count"}),
+        exact_time=False,
+        fan_out=FanOut.ORGANIZERS,
+        mail="pledge-decided",
+    ),
+    Kind(
+        "pledge.announced",
+        _ORGANIZERS,
+        "Pledge {pledge} announced to its committers",
+        frozenset({"pledge"}),
+    ),
     # Recorded by the worker: dated to the hour. The alert names the trend row (which holds
     # the key, and goes with the address hashes), not the key itself.
     Kind(

@@ -261,6 +261,8 @@ def _entry(letter: Letter, event: Event, objects: dict) -> dict:
     elif event.kind == "letter.revised":
         entry["number"] = data.get("number")
         entry["corrections_only"] = bool(data.get("corrections_only"))
+    elif event.kind.startswith("pledge.") and data.get("pledge"):
+        entry["pledge_url"] = f"{settings.BASE_URL}/p/{data['pledge']}/"
     elif event.kind.startswith("signatures."):
         entry["count"] = data.get("count")
         entry["reason"] = data.get("reason", "")

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from undersigned.organize import keys, views
+from undersigned.pledges import organize as pledges
 
 app_name = "organize"
 urlpatterns = [
@@ -19,6 +20,8 @@ urlpatterns = [
     path("<slug:slug>/demand/", views.demand, name="demand"),
     path("<slug:slug>/response/", views.response, name="response"),
     path("<slug:slug>/log/", views.log, name="log"),
+    path("<slug:slug>/pledges/", pledges.pledges, name="pledges"),
+    path("<slug:slug>/pledges/<slug:pledge>/announce/", pledges.announce, name="announce_pledge"),
     path("<slug:slug>/team/invite/", views.invite, name="invite"),
     path("<slug:slug>/team/remove/<str:username>/", views.remove, name="remove"),
     path("<slug:slug>/export.<str:fmt>", views.export, name="export"),

@@ -172,3 +172,24 @@ def send_password_reset(to: str, user, path: str) -> None:
 
 def send_login_failures(to: str, user, failures: int) -> None:
     enqueue("login-failures", to, {"user": user, "failures": failures})
+
+
+# Pledges (undersigned/pledges/). A pledge cannot be attached to a letter with discreet mail,
+# so these name it.
+
+
+def send_pledge_confirmation(to: str, pledge, token: str, receipt: str) -> None:
+    context = {"pledge": pledge, "url": _link("pv", token), "manage_url": _link("ps", receipt)}
+    enqueue("pledge-confirm", to, context)
+
+
+def send_pledge_already(to: str, pledge, receipt: str) -> None:
+    enqueue("pledge-already", to, {"pledge": pledge, "manage_url": _link("ps", receipt)})
+
+
+def send_pledge_news(what: str, addresses: list[str], pledge) -> None:
+    """What became of a pledge (``met``, ``failed``, ``announce``), one row per committer;
+    the mail is rendered once for all of them (nothing in it is personal)."""
+    parts = _render(f"pledge-{what}", {"pledge": pledge, "days": settings.PLEDGE_ANNOUNCE_DAYS})
+    for to in addresses:
+        _insert(f"pledge-{what}", to, "", parts)

@@ -5,7 +5,8 @@
   fields. ``DropRequestData`` detaches it, so the log keeps the status and path but nothing
   that identifies a person.
 - Paths carry private links: a confirmation (``/v/<token>``), a signer's private page
-  (``/s/<receipt>``), a members-only pass (``/m/<token>``). Whoever read "Method Not Allowed
+  (``/s/<receipt>``), a members-only pass (``/m/<token>``), a pledge commitment's
+  confirmation and private page (``/pv/``, ``/ps/``). Whoever read "Method Not Allowed
   (PUT): /v/<token>" (any scanner sending PUT causes it) could confirm or withdraw someone's
   signature. ``RedactLinks`` replaces every such token, and any other long random token, in
   every line the server or the worker writes, tracebacks included.
@@ -18,7 +19,7 @@ import re
 
 # A path segment after a private prefix, and any run of 32 or more URL-safe characters with a
 # digit in it (our tokens have 43; hashes have 64 hex digits; Python names have no digits).
-PRIVATE = re.compile(r"(/(?:v|s|m|u|t|join)/)[^/\s?#\"']+|(?<![\w-])[\w-]{32,}(?![\w-])")
+PRIVATE = re.compile(r"(/(?:v|s|m|u|t|pv|ps|join)/)[^/\s?#\"']+|(?<![\w-])[\w-]{32,}(?![\w-])")
 REDACTED = "[redacted]"
 
 

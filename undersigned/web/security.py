@@ -27,7 +27,7 @@ PERMISSIONS = (
     "camera=(), microphone=(), geolocation=(), payment=(), usb=(), serial=(), bluetooth=(), "
     "interest-cohort=(), browsing-topics=()"
 )
-PRIVATE_PATHS = ("/v/", "/s/", "/m/", "/u/", "/organize/join/", "/tips/")
+PRIVATE_PATHS = ("/v/", "/s/", "/m/", "/u/", "/pv/", "/ps/", "/organize/join/", "/tips/")
 # The tip line: ``/tips/...`` and each letter's ``/l/<slug>/tip/``.
 TIP_PATH = re.compile(r"/tips/|/l/[^/]+/tip/")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import random
 import secrets
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -18,10 +19,13 @@ from undersigned.letters import services, timeline
 from undersigned.letters.models import Letter, Organizer
 from undersigned.lib.emails import canonical_email
 from undersigned.lib.times import this_hour
+from undersigned.pledges import services as pledges
+from undersigned.pledges.models import Pledge
 from undersigned.signatures.counting import reconcile
 from undersigned.signatures.models import Signature
 
 SLUG = "better-bike-lanes"
+PLEDGE_SLUG = "bike-week"
 TITLE = "Safe bike lanes on Harbour Road before winter"
 ADDRESSED_TO = "Riverside Town Council"
 BODY = """\
@@ -153,14 +157,30 @@ class Command(BaseCommand):
                 self._timeline(letter, organizer)
             elif not letter.organizers.filter(pk=organizer.pk).exists():
                 team.change(letter, roles={organizer: Organizer.Role.OWNER}, via="command")
+            pledge = self._pledge(letter)
         reconcile()
         letter.refresh_from_db()
         self.stdout.write(
             f"Demo letter: {settings.BASE_URL}{letter.get_absolute_url()} "
             f"({letter.signature_count} signatures)\n"
             f"Organizer log-in: {settings.BASE_URL}/accounts/login/ "
-            f"user 'organizer', password '{password}' (also an operator: /admin/)"
+            f"user 'organizer', password '{password}' (also an operator: /admin/)\n"
+            f"Demo pledge: {settings.BASE_URL}{pledge.get_absolute_url()}"
         )
+
+    def _pledge(self, letter: Letter):
+        """A conditional pledge on the demo letter, open for two months."""
+        found = Pledge.objects.filter(slug=PLEDGE_SLUG).first()
+        if found is not None:
+            return found
+        spec = pledges.PledgeSpec(
+            slug=PLEDGE_SLUG,
+            action="cycle to work every day of Bike Week, and bring a colleague",
+            threshold=100,
+            deadline=(timezone.now() + timedelta(days=60)).date(),
+            letter=letter,
+        )
+        return pledges.create(spec, publish=True, via="command")
 
     def _sign(self, letter: Letter, count: int) -> None:
         rng = random.Random(2026)  # noqa: S311  demo data, not secrets
