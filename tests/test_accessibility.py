@@ -7,12 +7,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pyotp
 import pytest
+from playwright.sync_api import expect
 
-from tests.conftest import make_letter
-from tests.test_browser import browser, new_context, site_url  # noqa: F401  (fixtures)
+from tests.conftest import confirmation_token, make_letter, settle
+from tests.test_browser import browser, new_context, sign_on_the_page, site_url  # noqa: F401
 from tests.test_browser_organize import log_in
 from undersigned.letters.models import Letter
+from undersigned.outbox.models import OutgoingEmail
 
 AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
@@ -70,6 +73,106 @@ def test_no_page_breaks_an_accessibility_rule(new_context, site_url, organizer, 
     page.set_content('<html><body><img src="/static/favicon.svg"><input type="text"></body></html>')
     caught = " ".join(violations(page))
     assert "image-alt" in caught and "label" in caught
+
+
+def last_mail(kind: str) -> str:
+    return OutgoingEmail.objects.filter(kind=kind).latest("id").body_text
+
+
+def link_in(body: str, prefix: str) -> str:
+    return prefix + body.split(prefix, 1)[1].split()[0]
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.parametrize("width", [1280, 390])
+def test_no_signer_or_account_page_breaks_an_accessibility_rule(
+    new_context,  # noqa: F811
+    site_url,  # noqa: F811
+    organizer,
+    width,
+):
+    """The pages a signer reaches from a mail (confirm, the private page, withdrawing), the
+    members-only gate, and an organizer's account pages, each in the state a person sees."""
+    make_letter([organizer], goal=500, domains="example.com")
+    make_letter(
+        [organizer], slug="inside", visibility="members", organization="Example Corp",
+        domains="example.com",
+    )  # fmt: skip
+    options = {"viewport": {"width": width, "height": 900}, "bypass_csp": True}
+    page = new_context(**options).new_page()
+    found = {}
+
+    def check(name: str) -> None:
+        found[name] = violations(page)
+
+    # A signer, from the form through the two links of the mail.
+    sign_on_the_page(page, site_url + "/l/clean-air/", name="Ada Byron", email="ada@example.org")
+    settle()
+    body = last_mail("confirm")
+    page.goto(site_url + "/v/" + confirmation_token(body))
+    check("confirm")
+    page.get_by_role("button", name="Confirm", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("confirmed")
+    check("confirmed")
+    page.goto(site_url + link_in(body, "/s/"))
+    check("private page")
+    page.get_by_role("button", name="Withdraw my signature…").click()
+    check("withdraw step")
+    page.get_by_role("button", name="Withdraw my signature", exact=True).click()
+    check("withdrawn")
+    for path in ("/v/not-a-token", "/s/not-a-receipt"):
+        page.goto(site_url + path)
+        check(path)
+    # The members-only letter: the gate, the pass from the mail, the letter opened.
+    page.goto(site_url + "/l/inside/")
+    check("members gate")
+    page.get_by_role("textbox", name="Your work email address").fill("bea@example.com")
+    page.get_by_role("button", name="I work at Example Corp: send me a link").click()
+    check("members mail sent")
+    page.goto(site_url + link_in(last_mail("member-pass"), "/m/"))
+    check("members pass")
+    page.get_by_role("button", name="Open the letter").click()
+    check("members letter")
+    # An organizer's account: the first log-in sets up a second factor.
+    page.goto(site_url + "/accounts/login/")
+    page.get_by_label("Username", exact=True).fill("olivia")
+    page.get_by_label("Password", exact=True).fill("pw-olivia-123")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Set up a second factor")).to_be_visible()
+    check("two-factor setup")
+    secret = page.locator("#totp-secret").inner_text()
+    page.get_by_label("Code", exact=True).fill(pyotp.TOTP(secret).now())
+    page.get_by_role("button", name="Turn it on").click()
+    expect(page.locator("#recovery-codes li")).to_have_count(10)
+    check("recovery codes")
+    page.get_by_role("link", name="I have kept them").click()
+    for path in ("/accounts/", "/accounts/two-factor/", "/accounts/tokens/", "/accounts/confirm/"):
+        page.goto(site_url + path)
+        check(path)
+    page.goto(site_url + "/accounts/tokens/")
+    page.get_by_role("textbox", name="Label").fill("counter script")
+    page.get_by_role("button", name="Create token").click()
+    check("token created")
+    # The second step of a later log-in, and a password reset by mail.
+    page = new_context(**options).new_page()
+    page.goto(site_url + "/accounts/login/")
+    page.get_by_label("Username", exact=True).fill("olivia")
+    page.get_by_label("Password", exact=True).fill("pw-olivia-123")
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Second step")).to_be_visible()
+    check("second step")
+    page = new_context(**options).new_page()
+    page.goto(site_url + "/accounts/password-reset/")
+    check("password reset")
+    page.get_by_role("textbox", name="Email").fill(organizer.email)
+    page.get_by_role("button", name="Send the link").click()
+    expect(page.get_by_role("heading", name="Check your mail")).to_be_visible()
+    check("password reset sent")
+    page.goto(link_in(last_mail("password-reset"), site_url))
+    check("new password")
+    assert len(found) == 22
+    assert {p: v for p, v in found.items() if v} == {}
 
 
 @pytest.mark.django_db
