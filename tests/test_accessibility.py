@@ -29,6 +29,7 @@ PUBLIC = [
     "/l/clean-air/versions/",
     "/l/clean-air/timeline/",
     "/l/clean-air/forge/",
+    "/l/open-road/forge/",
     "/l/clean-air/tip/",
     "/u/not-a-token",
     "/organize/join/not-a-token",
@@ -61,6 +62,7 @@ def violations(page) -> list[str]:
 def test_no_page_breaks_an_accessibility_rule(new_context, site_url, organizer, width):  # noqa: F811
     assert AXE.exists(), "run `npm ci` (make test does) to install the pinned axe-core"
     letter = make_letter([organizer], goal=500, domains="example.com")
+    make_letter([organizer], slug="open-road", title="Open the road")  # forge signing
     Letter.objects.filter(pk=letter.pk).update(signature_count=123, verified_count=100)
     # axe is injected as an inline script, which the pages' own policy (rightly) refuses.
     context = new_context(viewport={"width": width, "height": 900}, bypass_csp=True)
@@ -99,7 +101,7 @@ def test_no_signer_or_account_page_breaks_an_accessibility_rule(
 ):
     """The pages a signer reaches from a mail (confirm, the private page, withdrawing), the
     members-only gate, and an organizer's account pages, each in the state a person sees."""
-    make_letter([organizer], goal=500, domains="example.com")
+    make_letter([organizer], goal=500)  # no domains: it may be signed as a forge account
     make_letter(
         [organizer], slug="inside", visibility="members", organization="Example Corp",
         domains="example.com",
@@ -111,6 +113,15 @@ def test_no_signer_or_account_page_breaks_an_accessibility_rule(
     def check(name: str) -> None:
         found[name] = violations(page)
 
+    # A form sent back with mistakes: its summary, focused, and the fields marked.
+    page.goto(site_url + "/l/clean-air/")
+    page.get_by_role("button", name="Sign", exact=True).click()
+    expect(page.locator("#errors")).to_be_focused()
+    check("letter with errors")
+    page.goto(site_url + "/l/clean-air/forge/")
+    page.get_by_role("button", name="Get my challenge").click()
+    expect(page.locator("#errors")).to_be_focused()
+    check("forge with errors")
     # A signer, from the form through the two links of the mail.
     sign_on_the_page(page, site_url + "/l/clean-air/", name="Ada Byron", email="ada@example.org")
     settle()
@@ -176,7 +187,7 @@ def test_no_signer_or_account_page_breaks_an_accessibility_rule(
     check("password reset sent")
     page.goto(link_in(last_mail("password-reset"), site_url))
     check("new password")
-    assert len(found) == 22
+    assert len(found) == 24
     assert {p: v for p, v in found.items() if v} == {}
 
 

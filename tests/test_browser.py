@@ -306,6 +306,63 @@ def test_a_field_error_is_announced_with_its_field(new_context, site_url, letter
     )
 
 
+def outline(page, locator=None) -> str:
+    """The focus indicator of the focused element (or of ``locator``): its outline."""
+    script = (
+        "el => { const s = getComputedStyle(el); return s.outlineStyle + ' ' + s.outlineWidth; }"
+    )
+    target = locator if locator is not None else page.locator(":focus")
+    return target.evaluate(script)
+
+
+def tab_to(page, selector: str, presses: int = 40):
+    """Press Tab until the focus is on an element matching ``selector``."""
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        if page.evaluate("s => document.activeElement.matches(s)", selector):
+            return page.locator(":focus")
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_the_error_summary_takes_focus_and_links_to_its_fields(
+    new_context, site_url, letter, javascript
+):
+    page = new_context(java_script_enabled=javascript).new_page()
+    page.goto(site_url + letter.get_absolute_url())
+    textbox(page, "Email").fill("not-an-email")
+    page.get_by_role("button", name="Sign", exact=True).click()
+    # Nothing pressed after sending: the summary has the focus, and shows it.
+    summary = page.locator("#errors")
+    expect(summary).to_be_focused()
+    assert outline(page).startswith("solid"), outline(page)
+    links = summary.get_by_role("link")
+    expect(links).to_have_text(
+        ["Name: This field is required.", "Email: Enter a valid email address."]
+    )
+    # From the summary, Tab reaches its first link; Enter moves the focus to the field.
+    link = tab_to(page, "#errors a")
+    expect(link).to_have_text("Name: This field is required.")
+    assert outline(page).startswith("solid"), outline(page)
+    page.keyboard.press("Enter")
+    expect(textbox(page, "Name")).to_be_focused()
+    assert outline(page).startswith("solid"), outline(page)
+    summary.get_by_role("link", name="Email: Enter a valid email address.").click()
+    expect(textbox(page, "Email")).to_be_focused()
+    button = tab_to(page, "button")
+    expect(button).to_have_text("Sign")
+    assert outline(page).startswith("solid"), outline(page)
+    # The forge page's forms share the summary.
+    page.goto(site_url + letter.get_absolute_url() + "forge/")
+    page.get_by_role("button", name="Get my challenge").click()
+    expect(page.locator("#errors")).to_be_focused()
+    # A group of radios: the link goes to its first choice.
+    page.get_by_role("link", name="Your code forge: This field is required.").click()
+    expect(page.locator("input[name=forge]").first).to_be_focused()
+    page.get_by_role("link", name="Your user name there: This field is required.").click()
+    expect(page.get_by_role("textbox", name="Your user name there")).to_be_focused()
+
+
 HOSTILE_BODY = """\
 We ask for **one** thing: [clean air](https://example.org/air).
 
