@@ -46,12 +46,17 @@ ORGANIZER = [
 ]
 
 
-def violations(page) -> list[str]:
+CONTRAST = ["color-contrast", "link-in-text-block"]
+
+
+def violations(page, rules: list[str] | None = None) -> list[str]:
+    """axe's findings on the page: every WCAG A and AA rule, or only ``rules``."""
     page.add_script_tag(path=str(AXE))
+    only = {"type": "rule", "values": rules} if rules else {"type": "tag", "values": TAGS}
     found = page.evaluate(
-        "tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})"
+        "only => axe.run(document, {runOnly: only})"
         ".then(r => r.violations.map(v => v.id + ': ' + v.nodes.map(n => n.target).join(' ')))",
-        TAGS,
+        only,
     )
     return found
 
@@ -80,6 +85,36 @@ def test_no_page_breaks_an_accessibility_rule(new_context, site_url, organizer, 
     page.set_content('<html><body><img src="/static/favicon.svg"><input type="text"></body></html>')
     caught = " ".join(violations(page))
     assert "image-alt" in caught and "label" in caught
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_dark_scheme_keeps_its_contrast(new_context, site_url, organizer):  # noqa: F811
+    """axe's contrast rules with the system asking for the dark scheme
+    (``prefers-color-scheme: dark``), on every public and organizer page and a form with
+    mistakes."""
+    letter = make_letter([organizer], goal=500, domains="example.com")
+    Letter.objects.filter(pk=letter.pk).update(signature_count=123, verified_count=100)
+    make_letter([organizer], slug="open-road", title="Open the road")
+    context = new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True,
+                          color_scheme="dark")  # fmt: skip
+    page = context.new_page()
+    found = {}
+    for path in PUBLIC:
+        page.goto(site_url + path)
+        found[path] = violations(page, CONTRAST)
+    page.goto(site_url + "/l/open-road/")
+    page.get_by_role("button", name="Sign", exact=True).click()
+    expect(page.locator("#errors")).to_be_focused()
+    found["letter with errors"] = violations(page, CONTRAST)
+    log_in(page, site_url)
+    for path in ORGANIZER:
+        page.goto(site_url + path)
+        found[path] = violations(page, CONTRAST)
+    assert page.evaluate("matchMedia('(prefers-color-scheme: dark)').matches")
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(18, 19, 23)"  # the dark --bg: the dark tokens are in use
+    assert {p: v for p, v in found.items() if v} == {}
 
 
 def last_mail(kind: str) -> str:
