@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 from tests.conftest import confirmation_token, make_letter, settle
 from tests.test_browser import browser, new_context, sign_on_the_page, site_url  # noqa: F401
 from tests.test_browser_organize import log_in
+from tests.test_mail import KINDS, every_kind
 from undersigned.letters.models import Letter
 from undersigned.outbox.models import OutgoingEmail
 
@@ -115,6 +116,24 @@ def test_the_dark_scheme_keeps_its_contrast(new_context, site_url, organizer):  
     background = page.evaluate("getComputedStyle(document.body).backgroundColor")
     assert background == "rgb(18, 19, 23)"  # the dark --bg: the dark tokens are in use
     assert {p: v for p, v in found.items() if v} == {}
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_every_html_mail_breaks_no_accessibility_rule(new_context, letter, organizer, scheme):  # noqa: F811
+    """Mail gets the same care as the pages: each kind's HTML part, opened in Chromium at a
+    phone's width in either scheme (a mail client's own styles aside)."""
+    discreet = make_letter([organizer], slug="inside", title="Inside", discreet_mail=True)
+    every_kind(letter, discreet, organizer)
+    context = new_context(viewport={"width": 390, "height": 844}, color_scheme=scheme)
+    page = context.new_page()
+    found = {}
+    for row in OutgoingEmail.objects.order_by("id"):
+        page.set_content(row.body_html)
+        found[row.kind] = violations(page)
+    assert sorted(found) == KINDS
+    assert {k: v for k, v in found.items() if v} == {}
 
 
 def last_mail(kind: str) -> str:
