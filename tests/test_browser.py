@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import datetime
 
 import pyotp
 import pytest
@@ -34,6 +35,7 @@ STEP_TIMEOUT_MS = 10_000
 # The page polls the count every 5 s; allow a few polls.
 LIVE_COUNT_TIMEOUT_MS = 15_000
 RELOAD_TIMEOUT_S = 10.0
+AS_OF = re.compile(r"^\d{1,2} [A-Z][a-z]+ \d{4}, \d\d:\d\d UTC$")  # 3 December 2026, 10:45 UTC
 
 
 @pytest.fixture(scope="module")
@@ -188,13 +190,19 @@ def sign_confirm_and_check(new_context, site_url, smtp_server, letter, *, javasc
     signature.refresh_from_db()
     assert signature.status == Signature.Status.CONFIRMED
 
+    as_of = reader.locator("#count-time")
+    expect(as_of).to_have_text(AS_OF)  # the page says how fresh its count is
+    rendered = datetime.fromisoformat(as_of.get_attribute("datetime"))
     if javascript:
-        # The open page polls the count: it changes without a reload.
+        # The open page polls the count: it changes without a reload, and so does its time.
         reader.evaluate("window.__sameDocument = true")
         expect(reader.locator("#signature-count")).to_have_text("1", timeout=LIVE_COUNT_TIMEOUT_MS)
         assert reader.evaluate("window.__sameDocument === true")
+        assert datetime.fromisoformat(as_of.get_attribute("datetime")) > rendered
+        expect(as_of).to_have_text(AS_OF)
     else:
         reload_until_count(reader, letter_url, "1")
+        expect(reader.locator(".as-of")).to_contain_text("as of")
 
     # From the confirmed page, the signer follows the link to the letter and finds their name.
     signer.get_by_role("link", name=letter.title).click()
