@@ -81,6 +81,10 @@ def test_no_page_breaks_an_accessibility_rule(new_context, site_url, organizer, 
     for path in ORGANIZER:
         page.goto(site_url + path)
         found[path] = violations(page)
+    page.goto(site_url + "/organize/new/")
+    page.get_by_role("button", name="Save draft").click()
+    expect(page.locator("#errors")).to_be_focused()
+    found["new letter with errors"] = violations(page)
     assert {p: v for p, v in found.items() if v} == {}
     # And axe does look: a page that breaks two rules is caught.
     page.set_content('<html><body><img src="/static/favicon.svg"><input type="text"></body></html>')
