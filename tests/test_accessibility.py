@@ -92,6 +92,44 @@ def test_no_page_breaks_an_accessibility_rule(new_context, site_url, organizer, 
     assert "image-alt" in caught and "label" in caught
 
 
+# The element the focus is on (null: none, or one already reached) and whether it shows it.
+FOCUSED = """() => {
+    const el = document.activeElement;
+    if (!el || el === document.body || el.dataset.reached) return null;
+    el.dataset.reached = "1";
+    const style = getComputedStyle(el);
+    const shown = style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2;
+    return [el.outerHTML.slice(0, 80), shown];
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_the_keyboard_focus_is_visible_on_everything_it_reaches(new_context, site_url, organizer):  # noqa: F811
+    """Tab through each public page, and the letter page's form sent back with mistakes:
+    every element the focus lands on draws an outline of at least 2 px."""
+    make_letter([organizer], goal=500)
+    page = new_context(viewport={"width": 1280, "height": 900}).new_page()
+    hidden, reached = [], 0
+    for path in [*PUBLIC, "errors"]:
+        if path == "errors":
+            page.goto(site_url + "/l/clean-air/")
+            page.get_by_role("button", name="Sign", exact=True).click()
+            expect(page.locator("#errors")).to_be_focused()
+        else:
+            page.goto(site_url + path)
+        for _ in range(80):
+            page.keyboard.press("Tab")
+            focused = page.evaluate(FOCUSED)
+            if focused is None:
+                break  # out of the page, or round again
+            reached += 1
+            if not focused[1]:
+                hidden.append((path, focused[0]))
+    assert reached > 100, reached  # the walk did reach the pages' links, fields and buttons
+    assert hidden == []
+
+
 @pytest.mark.browser
 @pytest.mark.slow
 def test_the_dark_scheme_keeps_its_contrast(new_context, site_url, organizer):  # noqa: F811
