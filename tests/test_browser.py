@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import time
+from datetime import datetime
 
 import pyotp
 import pytest
@@ -34,6 +35,7 @@ STEP_TIMEOUT_MS = 10_000
 # The page polls the count every 5 s; allow a few polls.
 LIVE_COUNT_TIMEOUT_MS = 15_000
 RELOAD_TIMEOUT_S = 10.0
+AS_OF = re.compile(r"^\d{1,2} [A-Z][a-z]+ \d{4}, \d\d:\d\d UTC$")  # 3 December 2026, 10:45 UTC
 
 
 @pytest.fixture(scope="module")
@@ -188,13 +190,19 @@ def sign_confirm_and_check(new_context, site_url, smtp_server, letter, *, javasc
     signature.refresh_from_db()
     assert signature.status == Signature.Status.CONFIRMED
 
+    as_of = reader.locator("#count-time")
+    expect(as_of).to_have_text(AS_OF)  # the page says how fresh its count is
+    rendered = datetime.fromisoformat(as_of.get_attribute("datetime"))
     if javascript:
-        # The open page polls the count: it changes without a reload.
+        # The open page polls the count: it changes without a reload, and so does its time.
         reader.evaluate("window.__sameDocument = true")
         expect(reader.locator("#signature-count")).to_have_text("1", timeout=LIVE_COUNT_TIMEOUT_MS)
         assert reader.evaluate("window.__sameDocument === true")
+        assert datetime.fromisoformat(as_of.get_attribute("datetime")) > rendered
+        expect(as_of).to_have_text(AS_OF)
     else:
         reload_until_count(reader, letter_url, "1")
+        expect(reader.locator(".as-of")).to_contain_text("as of")
 
     # From the confirmed page, the signer follows the link to the letter and finds their name.
     signer.get_by_role("link", name=letter.title).click()
@@ -304,6 +312,63 @@ def test_a_field_error_is_announced_with_its_field(new_context, site_url, letter
     expect(textbox(page, "Email")).to_have_accessible_description(
         re.compile(r"We send a confirmation link here\..*Enter a valid email address\.")
     )
+
+
+def outline(page, locator=None) -> str:
+    """The focus indicator of the focused element (or of ``locator``): its outline."""
+    script = (
+        "el => { const s = getComputedStyle(el); return s.outlineStyle + ' ' + s.outlineWidth; }"
+    )
+    target = locator if locator is not None else page.locator(":focus")
+    return target.evaluate(script)
+
+
+def tab_to(page, selector: str, presses: int = 40):
+    """Press Tab until the focus is on an element matching ``selector``."""
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        if page.evaluate("s => document.activeElement.matches(s)", selector):
+            return page.locator(":focus")
+    raise AssertionError(f"Tab never reached {selector}")
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+def test_the_error_summary_takes_focus_and_links_to_its_fields(
+    new_context, site_url, letter, javascript
+):
+    page = new_context(java_script_enabled=javascript).new_page()
+    page.goto(site_url + letter.get_absolute_url())
+    textbox(page, "Email").fill("not-an-email")
+    page.get_by_role("button", name="Sign", exact=True).click()
+    # Nothing pressed after sending: the summary has the focus, and shows it.
+    summary = page.locator("#errors")
+    expect(summary).to_be_focused()
+    assert outline(page).startswith("solid"), outline(page)
+    links = summary.get_by_role("link")
+    expect(links).to_have_text(
+        ["Name: This field is required.", "Email: Enter a valid email address."]
+    )
+    # From the summary, Tab reaches its first link; Enter moves the focus to the field.
+    link = tab_to(page, "#errors a")
+    expect(link).to_have_text("Name: This field is required.")
+    assert outline(page).startswith("solid"), outline(page)
+    page.keyboard.press("Enter")
+    expect(textbox(page, "Name")).to_be_focused()
+    assert outline(page).startswith("solid"), outline(page)
+    summary.get_by_role("link", name="Email: Enter a valid email address.").click()
+    expect(textbox(page, "Email")).to_be_focused()
+    button = tab_to(page, "button")
+    expect(button).to_have_text("Sign")
+    assert outline(page).startswith("solid"), outline(page)
+    # The forge page's forms share the summary.
+    page.goto(site_url + letter.get_absolute_url() + "forge/")
+    page.get_by_role("button", name="Get my challenge").click()
+    expect(page.locator("#errors")).to_be_focused()
+    # A group of radios: the link goes to its first choice.
+    page.get_by_role("link", name="Your code forge: This field is required.").click()
+    expect(page.locator("input[name=forge]").first).to_be_focused()
+    page.get_by_role("link", name="Your user name there: This field is required.").click()
+    expect(page.get_by_role("textbox", name="Your user name there")).to_be_focused()
 
 
 HOSTILE_BODY = """\

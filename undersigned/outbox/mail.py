@@ -1,5 +1,7 @@
 """Put mail in the outbox. One small function per kind of email; each renders
-``emails/<kind>-subject.txt``, ``-body.txt`` and ``-body.html``.
+``emails/<kind>-subject.txt``, ``-body.txt`` and ``-body.html`` (which extends
+``emails/_base.html``: every HTML mail is a complete document in the same calm frame, and its
+links say what they do, with the address beside them in small print).
 
 Call these inside the transaction that makes the change the mail is about: the row commits
 with it or not at all, and the worker sends only committed rows.
@@ -24,11 +26,12 @@ from undersigned.web.caching import MISSING, letter_key, recent
 def _render(kind: str, context: dict) -> tuple[str, str, str]:
     """(subject, text body, HTML body) of a mail of ``kind``."""
     context = {**context, "base_url": settings.BASE_URL, "site": urlsplit(settings.BASE_URL).netloc}
-    subject = " ".join(render_to_string(f"emails/{kind}-subject.txt", context).split())
+    subject = " ".join(render_to_string(f"emails/{kind}-subject.txt", context).split())[:300]
     return (
-        subject[:300],
+        subject,
         render_to_string(f"emails/{kind}-body.txt", context),
-        render_to_string(f"emails/{kind}-body.html", context),
+        # A complete document (emails/_base.html) whose title is the subject.
+        render_to_string(f"emails/{kind}-body.html", {**context, "subject": subject}),
     )
 
 

@@ -8,7 +8,15 @@
   var verified = document.getElementById("verified-count");
   var asOf = document.getElementById("count-time");
   var delay = 5000;
+  var months = ["January", "February", "March", "April", "May", "June", "July", "August",
+    "September", "October", "November", "December"];
   function grouped(n) { return n.toLocaleString("en-GB"); }
+  function two(n) { return (n < 10 ? "0" : "") + n; }
+  // As the server writes it: "3 December 2026, 10:45 UTC".
+  function stamp(d) {
+    return d.getUTCDate() + " " + months[d.getUTCMonth()] + " " + d.getUTCFullYear() + ", " +
+      two(d.getUTCHours()) + ":" + two(d.getUTCMinutes()) + " UTC";
+  }
   function poll() {
     if (document.hidden) { setTimeout(poll, delay); return; }
     fetch(url, { credentials: "omit" })
@@ -22,7 +30,7 @@
           if (asOf) {
             var now = new Date();
             asOf.setAttribute("datetime", now.toISOString());
-            asOf.textContent = now.toISOString().slice(0, 16).replace("T", ", ") + " UTC";
+            asOf.textContent = stamp(now);
           }
         }
       })
