@@ -14,8 +14,8 @@ from playwright.sync_api import expect
 from tests.conftest import confirmation_token, make_letter, settle
 from tests.test_browser import browser, new_context, sign_on_the_page, site_url  # noqa: F401
 from tests.test_browser_organize import log_in
-from tests.test_pledges import make_pledge
 from tests.test_mail import KINDS, every_kind
+from tests.test_pledges import make_pledge
 from undersigned.letters.models import Letter
 from undersigned.outbox.models import OutgoingEmail
 
