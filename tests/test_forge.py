@@ -622,3 +622,115 @@ def test_hiding_a_forge_signer_takes_the_account_out_of_plain_sight(
     assert opened["forge_account"] == "github.com/alice"
     assert opened["forge_fingerprint"] == keys["ed25519"].fingerprint
     assert row.verification == "verified GitHub account"
+
+
+# --- committing to a pledge as a forge account ----------------------------------------------
+
+
+@pytest.fixture
+def forge_pledge(organizer):
+    """A verified-only pledge that names no domains: code-forge accounts only."""
+    from tests.test_pledges import make_pledge
+
+    return make_pledge(slug="leave", threshold=2, verified_only=True)
+
+
+def pledge_challenge(client, username="alice") -> dict:
+    response = client.post(
+        "/api/v1/pledges/leave/forge-challenges",
+        json.dumps({"forge": "github", "username": username}),
+        content_type="application/json",
+    )
+    assert response.status_code == 201, response.content
+    return response.json()
+
+
+def commit_api(client, **fields):
+    return client.post(
+        "/api/v1/pledges/leave/commitments", json.dumps(fields), content_type="application/json"
+    )
+
+
+def test_a_forge_account_commits_to_a_pledge_through_the_api(client, forge_pledge, github, keys):
+    from undersigned.pledges.deciding import decide
+    from undersigned.pledges.models import Commitment, Pledge
+
+    github.keys["alice"] = [keys["ed25519"].public]
+    github.keys["bob"] = [keys["bob"].public]
+    challenge = pledge_challenge(client)
+    assert "sign pledge leave" in challenge["challenge"]
+    # A letter's challenge does not serve for a pledge, nor the other way round.
+    make_letter()
+    letter_challenge = challenge_for(client)
+    forged = keys["ed25519"].sign(letter_challenge["challenge"], letter_challenge["namespace"])
+    refused = commit_api(client, name="Alice", **forge_fields(letter_challenge, forged))
+    assert refused.status_code == 400 and "another account or letter" in refused.json()["error"]
+
+    signature = keys["ed25519"].sign(challenge["challenge"], challenge["namespace"])
+    response = commit_api(client, name="Alice", **forge_fields(challenge, signature))
+    assert response.status_code == 202, response.content
+    assert response.json()["status"] == "committed"
+    assert "/ps/" in response.json()["receipt_url"]
+    # Email alone is refused on a forge-only pledge; both at once are refused too.
+    email_only = commit_api(client, name="Eve", email="eve@example.org")
+    assert email_only.status_code == 400 and "Codeberg account" in email_only.json()["error"]
+    both = commit_api(
+        client, name="Eve", email="eve@example.org", **forge_fields(challenge, signature)
+    )
+    assert both.status_code == 400
+    decide()
+    assert Pledge.objects.get().commitment_count == 1
+    assert Pledge.objects.get().verified_count == 1
+    bob = pledge_challenge(client, "bob")
+    bob_signature = keys["bob"].sign(bob["challenge"], bob["namespace"])
+    commit_api(client, name="Bob", **forge_fields(bob, bob_signature, username="bob"))
+    decide()
+    assert Pledge.objects.get().status == Pledge.Status.MET
+    assert Commitment.objects.filter(forge="github").count() == 2
+
+
+def test_a_pledge_that_names_domains_takes_no_forge_accounts(client, github, organizer):
+    from tests.test_pledges import make_pledge
+
+    make_pledge(slug="leave", domains=("example.com",))
+    response = client.post(
+        "/api/v1/pledges/leave/forge-challenges",
+        json.dumps({"forge": "github", "username": "alice"}),
+        content_type="application/json",
+    )
+    assert response.status_code == 400 and "example.com" in response.json()["error"]
+    assert client.get("/p/leave/forge/").status_code == 409
+    assert "forge-link" not in client.get("/p/leave/").content.decode()
+
+
+def test_committing_as_a_forge_account_on_the_page_without_javascript(
+    client, forge_pledge, github, keys
+):
+    from undersigned.pledges.deciding import decide
+    from undersigned.pledges.models import Pledge
+
+    github.keys["alice"] = [keys["ed25519"].public]
+    assert 'href="/p/leave/forge/"' in client.get("/p/leave/").content.decode()
+    step_one = client.post("/p/leave/forge/", {"forge": "github", "username": "alice"})
+    assert step_one.status_code == 200
+    text = step_one.context["form"].initial["challenge"]
+    assert "email" not in step_one.context["form"].fields
+    fields = {
+        "forge": "github",
+        "forge_username": "alice",
+        "challenge": text,
+        "ssh_signature": keys["ed25519"].sign(text, forge.namespace()),
+        "name": "Alice Maintainer",
+        "display": "hidden",
+    }
+    done = client.post("/p/leave/forge/", fields)
+    assert done.status_code == 200, done.content
+    receipt = done.context["receipt"]
+    assert f"/ps/{receipt}" in done.content.decode()
+    decide()
+    assert Pledge.objects.get().commitment_count == 1
+    # The private link withdraws it before the decision: the count drops.
+    withdrawn = client.post(f"/ps/{receipt}", {"action": "withdraw-confirmed"})
+    assert withdrawn.status_code == 200
+    decide()
+    assert Pledge.objects.get().commitment_count == 0

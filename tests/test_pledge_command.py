@@ -69,7 +69,6 @@ def test_the_command_creates_and_lists_pledges(organizer):
         (["--deadline", "31/12/2099"], "--deadline"),
         (["--action", "\x07"], "--action"),
         (["--letter", "no-such"], "no letter"),
-        (["--verified-only"], "needs a domain"),
         (["--domain", "not a domain"], "--domain"),
     ],
 )

@@ -207,6 +207,28 @@ def document() -> dict:
                     },
                 }
             },
+            "/api/v1/pledges/{slug}/forge-challenges": {
+                "post": {
+                    "summary": "A challenge for a code-forge account to sign, to commit to the "
+                    "pledge (as for a letter's)",
+                    "parameters": [_slug],
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": "#/components/schemas/ForgeChallengeInput"}
+                            }
+                        },
+                    },
+                    "responses": {
+                        "201": _json("ForgeChallenge", "The challenge and how to sign it"),
+                        "400": _error,
+                        "404": _error,
+                        "409": _error,
+                        "413": _error,
+                    },
+                }
+            },
             "/api/v1/letters/{slug}/events": {
                 "get": {
                     "summary": "The letter's public timeline, newest first: publication, "
@@ -633,9 +655,16 @@ def document() -> dict:
                 },
                 "CommitmentInput": {
                     "type": "object",
-                    "required": ["name", "email"],
+                    "description": "email, or the four forge fields (a challenge from the "
+                    "pledge's forge-challenges, signed): a forge account commits at once, "
+                    "without an address, and gets its private link in `receipt_url`",
+                    "required": ["name"],
                     "additionalProperties": False,
                     "properties": {
+                        "forge": {"type": "string", "enum": ["github", "gitlab", "codeberg"]},
+                        "forge_username": {"type": "string", "maxLength": 64},
+                        "challenge": {"type": "string", "maxLength": 500},
+                        "ssh_signature": {"type": "string", "maxLength": 8000},
                         "name": {"type": "string", "minLength": 1, "maxLength": 200},
                         "email": {"type": "string", "format": "email", "maxLength": 254},
                         "affiliation": {"type": "string", "maxLength": 200},
@@ -653,7 +682,10 @@ def document() -> dict:
                     "type": "object",
                     "required": ["status"],
                     "properties": {
-                        "status": {"type": "string", "enum": ["pending_confirmation", "signed"]},
+                        "status": {
+                            "type": "string",
+                            "enum": ["pending_confirmation", "signed", "committed"],
+                        },
                         "receipt_url": {
                             "type": "string",
                             "description": "Only for a forge account signing without an "

@@ -23,4 +23,9 @@ urlpatterns = [
     path("letters/<slug:slug>/timeline", momentum.timeline, name="timeline"),
     path("pledges/<slug:slug>", pledges.pledge, name="pledge"),
     path("pledges/<slug:slug>/commitments", pledges.commitments, name="pledge-commitments"),
+    path(
+        "pledges/<slug:slug>/forge-challenges",
+        pledges.forge_challenges,
+        name="pledge-forge-challenges",
+    ),
 ]

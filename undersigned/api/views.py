@@ -286,6 +286,14 @@ def forge_challenges(request, slug):
         challenge = forge.new_challenge(*forge_scope(letter), payload["forge"], payload["username"])
     except (SigningError, forge.ForgeError) as exc:
         return error(str(exc), 400)
+    return challenge_response(challenge)
+
+
+ACCEPTED = json.dumps({"status": "pending_confirmation"}).encode()
+
+
+def challenge_response(challenge: forge.Challenge) -> JsonResponse:
+    """201 with a forge challenge and the commands that sign it."""
     response = JsonResponse(
         {
             "challenge": challenge.text,
@@ -298,6 +306,3 @@ def forge_challenges(request, slug):
     )
     response["Cache-Control"] = "private, no-store"
     return response
-
-
-ACCEPTED = json.dumps({"status": "pending_confirmation"}).encode()

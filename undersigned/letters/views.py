@@ -251,6 +251,7 @@ class ForgeTarget:
     # Sign or commit with the checked form and the proof; a ``SigningError`` (or another
     # ``ValueError`` with a message for the person) shows the form again with it.
     finish: Callable[[HttpRequest, ForgeSignatureForm, forge.Proof], HttpResponse]
+    form_class: type[ForgeSignatureForm] = ForgeSignatureForm
 
 
 def forge_flow(request, target: ForgeTarget):
@@ -263,7 +264,7 @@ def forge_flow(request, target: ForgeTarget):
         context["closed"] = target.closed
         return _forge_page(request, context, 409)
     if request.method == "POST" and "ssh_signature" in request.POST:
-        form = ForgeSignatureForm(request.POST, **target.form_kwargs)
+        form = target.form_class(request.POST, **target.form_kwargs)
         context["form"] = form
         if form.is_valid():
             try:
@@ -305,7 +306,7 @@ def forge_flow(request, target: ForgeTarget):
                     "challenge": challenge.text,
                 }
                 del context["account_form"]
-                form = ForgeSignatureForm(initial=initial, **target.form_kwargs)
+                form = target.form_class(initial=initial, **target.form_kwargs)
                 context.update(form=form, challenge=challenge)
                 status = 200
     elif request.method in ("GET", "HEAD"):

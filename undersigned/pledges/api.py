@@ -5,16 +5,21 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
-from undersigned.api.views import ACCEPTED, api_view, error
+from undersigned.api.views import ACCEPTED, api_view, challenge_response, error
 from undersigned.pledges import services
-from undersigned.pledges.forms import CommitmentForm
+from undersigned.pledges.forms import CommitmentForm, ForgeCommitmentForm
 from undersigned.pledges.models import Pledge
+from undersigned.signatures import forge
+from undersigned.signatures.privacy import client_ip
 from undersigned.web.caching import cached_response
 
 FIELDS = ("name", "email", "affiliation", "department", "comment", "display")
+# Committing as a code-forge account: all four, in place of ``email``.
+FORGE_FIELDS = ("forge", "forge_username", "challenge", "ssh_signature")
 
 
 def _published(slug: str) -> Pledge | None:
@@ -47,7 +52,7 @@ def commitments(request, slug):
         return error("The request body is not valid JSON.", 400)
     if not isinstance(payload, dict):
         return error("Send a JSON object with the commitment form's fields.", 400)
-    unknown = sorted(set(payload) - set(FIELDS))
+    unknown = sorted(set(payload) - set(FIELDS + FORGE_FIELDS))
     if unknown:
         return error(
             f"Unknown fields: {', '.join(unknown)}.",
@@ -59,12 +64,74 @@ def commitments(request, slug):
         return error(
             "Every field must be a string.", 400, fields={k: ["Must be a string."] for k in wrong}
         )
-    form = CommitmentForm(payload)
+    with_forge = any(name in payload for name in FORGE_FIELDS)
+    if with_forge and "email" in payload:
+        return error(
+            "Commit with an email address or as a code-forge account, not both.",
+            400,
+            fields={"email": ["Leave it out when committing as a code-forge account."]},
+        )
+    form: ForgeCommitmentForm | CommitmentForm = (
+        ForgeCommitmentForm(payload) if with_forge else CommitmentForm(payload)
+    )
     if not form.is_valid():
         fields = {name: [str(m) for m in messages] for name, messages in form.errors.items()}
         return error("Some fields need attention.", 400, fields=fields)
     try:
+        if isinstance(form, ForgeCommitmentForm):
+            return _commit_as_forge_account(request, found, form)
         services.commit(found, form.commitment_data())
     except services.PledgeError as exc:
         return error(str(exc), exc.status)
     return HttpResponse(ACCEPTED, content_type="application/json", status=202)
+
+
+def _commit_as_forge_account(request, pledge: Pledge, form) -> HttpResponse:
+    data = form.cleaned_data
+    try:
+        services.check_forge_allowed(pledge)
+        forge.count_attempt(client_ip(request))
+        proof = forge.prove(
+            *services.forge_scope(pledge),
+            data["forge"],
+            data["forge_username"],
+            data["challenge"],
+            data["ssh_signature"],
+        )
+    except forge.ForgeError as exc:
+        return error(str(exc), 400)
+    account = services.ForgeProof(proof.forge, proof.username)
+    receipt = services.commit_verified(pledge, form.signature_data(), account)
+    body = {"status": "committed", "receipt_url": f"{settings.BASE_URL}/ps/{receipt}"}
+    response = JsonResponse(body, status=202)
+    response["Cache-Control"] = "private, no-store"
+    return response
+
+
+@sensitive_variables("payload")
+@api_view(["POST"])
+def forge_challenges(request, slug):
+    """A challenge for a code-forge account to sign, to commit to the pledge."""
+    found = _published(slug)
+    if found is None:
+        return error(f"No published pledge at {slug!r}.", 404)
+    try:
+        payload = json.loads(request.body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return error("The request body is not a JSON object.", 400)
+    if not isinstance(payload, dict) or set(payload) - {"forge", "username"}:
+        return error("Send a JSON object with forge and username only.", 400)
+    if not all(isinstance(payload.get(name), str) for name in ("forge", "username")):
+        return error("Send forge (github, gitlab or codeberg) and username, as strings.", 400)
+    try:
+        services.check_open(found)
+        services.check_forge_allowed(found)
+        forge.count_attempt(client_ip(request))
+        challenge = forge.new_challenge(
+            *services.forge_scope(found), payload["forge"], payload["username"]
+        )
+    except services.PledgeError as exc:
+        return error(str(exc), exc.status)
+    except forge.ForgeError as exc:
+        return error(str(exc), 400)
+    return challenge_response(challenge)

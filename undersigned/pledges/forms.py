@@ -12,7 +12,12 @@ from undersigned.lib.emails import domain_to_ascii
 from undersigned.lib.text import reject_control_characters
 from undersigned.pledges.models import Commitment, Pledge
 from undersigned.pledges.services import MAX_THRESHOLD
-from undersigned.signatures.forms import DisplayForm, SignatureForm, _SharedFields
+from undersigned.signatures.forms import (
+    DisplayForm,
+    ForgeSignatureForm,
+    SignatureForm,
+    _SharedFields,
+)
 from undersigned.signatures.services import SignatureData
 
 
@@ -48,6 +53,43 @@ class CommitmentForm(SignatureForm):
 FIELDS = ("name", "email", "affiliation", "department", "comment", "display", "website")
 CommitmentForm.base_fields = _SharedFields(
     {name: CommitmentForm.base_fields[name] for name in FIELDS}
+)
+
+
+class ForgeCommitmentForm(ForgeSignatureForm):
+    """Committing as a code-forge account: the signed challenge and a commitment's fields. No
+    address: the proof confirms it (a forge-only committer reads the outcome on the pledge's
+    page, its feed or their private page, not in mail)."""
+
+    def __init__(self, *args, public_after_choices=None, **kwargs):
+        forms.Form.__init__(self, *args, **kwargs)  # signing's own: no address, no N here
+
+    def clean(self):
+        return forms.Form.clean(self)
+
+    def clean_display(self):
+        return self.cleaned_data.get("display") or Commitment.Display.PUBLIC
+
+    def signature_data(self) -> SignatureData:
+        data = self.cleaned_data
+        return SignatureData(
+            name=data["name"],
+            email="",
+            affiliation=data["affiliation"],
+            department=data["department"],
+            comment=data["comment"],
+            display=data["display"],
+        )
+
+
+FORGE_FIELDS = ("ssh_signature", "forge", "forge_username", "challenge")
+ForgeCommitmentForm.base_fields = _SharedFields(
+    {
+        name: (CommitmentForm.base_fields if name == "display" else ForgeSignatureForm.base_fields)[
+            name
+        ]
+        for name in (FORGE_FIELDS[0], *(f for f in FIELDS if f != "email"), *FORGE_FIELDS[1:])
+    }
 )
 
 

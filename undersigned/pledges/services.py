@@ -71,13 +71,6 @@ def create(
             "A pledge cannot be attached to a letter with discreet mail (or members only): "
             "its mails would name the pledge at the committers' work addresses."
         )
-    if spec.verified_only and not (
-        spec.domains or (spec.letter is not None and spec.letter.domain_list)
-    ):
-        raise PledgeError(
-            "A verified-only pledge needs a domain to verify committers at: give --domain, or "
-            "attach it to a letter with organization domains."
-        )
     with transaction.atomic():
         if Pledge.objects.filter(slug=spec.slug).exists():
             raise PledgeError(f"There is a pledge at {spec.slug!r} already: choose another slug.")
@@ -235,6 +228,11 @@ def commit(pledge: Pledge, data: SignatureData) -> None:
     canonical = canonical_email(data.email)
     verified_domain = pledge.verified_domain(canonical.rpartition("@")[2])
     if pledge.verified_only and not verified_domain:
+        if not pledge.domain_list:
+            raise PledgeError(
+                "Only verified people can commit to this pledge: commit as your GitHub, "
+                "GitLab or Codeberg account, proven with your SSH key."
+            )
         raise PledgeError(
             "Only verified people can commit to this pledge: use your address at "
             f"{' or '.join(pledge.domain_list)}."
@@ -273,12 +271,30 @@ class ForgeProof:
     username: str
 
 
+def check_forge_allowed(pledge: Pledge) -> None:
+    """Code-forge accounts verify committers to pledges that name no domains (their own or
+    their letter's), as for letters: where there are domains, "verified" means an address
+    at one of them."""
+    if pledge.domain_list:
+        raise PledgeError(
+            f"This pledge verifies its committers by their address at "
+            f"{' or '.join(pledge.domain_list)}, not by a code-forge account: commit with "
+            "your email address."
+        )
+
+
+def forge_scope(pledge: Pledge) -> tuple[str, str]:
+    """What a forge challenge for ``pledge`` is for, and how the challenge says it."""
+    return f"pledge:{pledge.pk}", f"pledge {pledge.slug}"
+
+
 def commit_verified(pledge: Pledge, data: SignatureData, proof: ForgeProof) -> str:
     """Take a commitment whose committer proved a code-forge account: confirmed at once, no
     address, one per account (a keyed hash of forge and user name). Returns the private link
     to show once. If the account committed before, its commitment is left as it is and a new
     private link to it is returned (whoever holds the account's key may manage it)."""
     check_open(pledge)
+    check_forge_allowed(pledge)
     forge_hash = pledge.forge_hash(proof.forge, proof.username)
     receipt = new_token()
     with transaction.atomic():

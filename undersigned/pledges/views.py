@@ -8,16 +8,18 @@ from django.conf import settings
 from django.contrib.syndication.views import Feed
 from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.utils.feedgenerator import Atom1Feed
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
 from undersigned.api.momentum import allow_any_origin
-from undersigned.letters.views import PAGE_SECONDS, _anonymous
+from undersigned.letters.views import PAGE_SECONDS, ForgeTarget, _anonymous, forge_flow
 from undersigned.lib.svg import badge as draw_badge
+from undersigned.lib.tokens import new_token
 from undersigned.pledges import services
-from undersigned.pledges.forms import CommitmentDisplayForm, CommitmentForm
+from undersigned.pledges.forms import CommitmentDisplayForm, CommitmentForm, ForgeCommitmentForm
 from undersigned.pledges.models import Commitment, Pledge
 from undersigned.web.caching import cached_response, vary_on_cookie
 
@@ -80,6 +82,46 @@ def _detail(request, slug):
             status = 400
     context = {"pledge": pledge, "form": form, "committers": public_committers(pledge)}
     return render(request, "pledges/detail.html", context, status=status)
+
+
+@csrf_exempt  # see PUBLIC_FORMS_WITHOUT_CSRF in web/http.py
+@sensitive_post_parameters("name", "affiliation", "department", "comment")
+def forge_commit(request, slug):
+    """Committing as a code-forge account, proven by an SSH signature, without JavaScript:
+    the letters' forge flow, for this pledge."""
+    pledge = get_published_pledge(slug)
+    try:
+        services.check_open(pledge)
+        services.check_forge_allowed(pledge)
+        closed = ""
+    except services.PledgeError as exc:
+        closed = str(exc)
+    scope, label = services.forge_scope(pledge)
+    target = ForgeTarget(
+        scope=scope,
+        label=label,
+        title=f"I will {pledge.action}",
+        url=pledge.get_absolute_url(),
+        forge_url=reverse("pledges:forge", args=[pledge.slug]),
+        closed=closed,
+        form_kwargs={},
+        initial={},
+        finish=lambda request, form, proof: _commit_as_forge_account(request, pledge, form, proof),
+        form_class=ForgeCommitmentForm,
+    )
+    return forge_flow(request, target)
+
+
+def _commit_as_forge_account(request, pledge: Pledge, form, proof):
+    account = services.ForgeProof(proof.forge, proof.username)
+    if form.cleaned_data.get("website"):  # a bot: the same page, nothing kept
+        receipt = new_token()
+    else:
+        receipt = services.commit_verified(pledge, form.signature_data(), account)
+    context = {"pledge": pledge, "receipt": receipt, "proof": proof}
+    response = render(request, "pledges/committed_forge.html", context)
+    response["Cache-Control"] = "private, no-store"
+    return response
 
 
 def committed(request, slug):
