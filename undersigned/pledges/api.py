@@ -14,7 +14,7 @@ from undersigned.pledges.forms import CommitmentForm
 from undersigned.pledges.models import Pledge
 from undersigned.web.caching import cached_response
 
-FIELDS = ("name", "email", "affiliation", "department", "comment", "display")
+FIELDS = ("name", "email", "affiliation", "department", "comment", "display", "public_after")
 
 
 def _published(slug: str) -> Pledge | None:
@@ -54,12 +54,24 @@ def commitments(request, slug):
             400,
             fields={k: ["Unknown field."] for k in unknown},
         )
-    wrong = sorted(key for key, value in payload.items() if not isinstance(value, str))
+    wrong = sorted(
+        key
+        for key, value in payload.items()
+        if not isinstance(value, int if key == "public_after" else str)
+        or (key == "public_after" and isinstance(value, bool))
+    )
     if wrong:
         return error(
-            "Every field must be a string.", 400, fields={k: ["Must be a string."] for k in wrong}
+            "Every field must be a string, but public_after (a whole number).",
+            400,
+            fields={
+                k: ["Must be a whole number." if k == "public_after" else "Must be a string."]
+                for k in wrong
+            },
         )
-    form = CommitmentForm(payload)
+    if "public_after" in payload:
+        payload = {**payload, "public_after": str(payload["public_after"])}
+    form = CommitmentForm(payload, pledge=found)
     if not form.is_valid():
         fields = {name: [str(m) for m in messages] for name, messages in form.errors.items()}
         return error("Some fields need attention.", 400, fields=fields)

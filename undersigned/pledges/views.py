@@ -60,10 +60,10 @@ def detail(request, slug):
 
 def _detail(request, slug):
     pledge = get_published_pledge(slug)
-    form = CommitmentForm()
+    form = CommitmentForm(pledge=pledge)
     status = 200
     if request.method == "POST":
-        form = CommitmentForm(request.POST)
+        form = CommitmentForm(request.POST, pledge=pledge)
         if form.is_valid():
             try:
                 if not form.cleaned_data.get("website"):  # a bot: the same answer, no mail
@@ -130,20 +130,25 @@ def manage(request, receipt):
             )
         return render(request, "pledges/withdrawn.html", context)
     if action == "display":
-        form = CommitmentDisplayForm(request.POST)
-        if not form.is_valid():
+        form = CommitmentDisplayForm(request.POST, pledge=commitment.pledge)
+        if form.is_valid():
+            try:
+                services.change_display(receipt, **form.cleaned_data)
+            except services.PledgeError as exc:
+                form.add_error("name", str(exc))
+        if form.errors:
             return render(request, "pledges/manage.html", {**context, "form": form}, status=400)
-        shown = {k: v for k, v in form.cleaned_data.items() if k != "public_after"}
-        services.change_display(receipt, **shown)
         commitment.refresh_from_db()
         context["saved"] = True
     form = CommitmentDisplayForm(
+        pledge=commitment.pledge,
         initial={
             "display": commitment.display,
+            "public_after": commitment.public_after,
             "name": commitment.name,
             "affiliation": commitment.affiliation,
             "comment": commitment.comment,
-        }
+        },
     )
     return render(request, "pledges/manage.html", {**context, "form": form})
 
