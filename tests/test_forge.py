@@ -734,3 +734,20 @@ def test_committing_as_a_forge_account_on_the_page_without_javascript(
     assert withdrawn.status_code == 200
     decide()
     assert Pledge.objects.get().commitment_count == 0
+
+
+def test_a_forge_committer_may_wait_for_n_and_bad_n_is_a_field_error(
+    client, forge_pledge, github, keys
+):
+    from undersigned.pledges.models import Commitment
+
+    github.keys["alice"] = [keys["ed25519"].public]
+    challenge = pledge_challenge(client)
+    signature = keys["ed25519"].sign(challenge["challenge"], challenge["namespace"])
+    fields = forge_fields(challenge, signature)
+    missing = commit_api(client, name="Alice", display="threshold", **fields)
+    assert missing.status_code == 400 and "public_after" in missing.json()["fields"]
+    done = commit_api(client, name="Alice", display="threshold", public_after=50, **fields)
+    assert done.status_code == 202, done.content
+    waiting = Commitment.objects.get()
+    assert (waiting.display, waiting.public_after, waiting.name) == ("threshold", 50, "")

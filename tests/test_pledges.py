@@ -552,6 +552,9 @@ commitment_fields = st.fixed_dictionaries(
         "department": text(120),
         "comment": text(1100),
         "display": st.one_of(st.sampled_from(["public", "hidden", "count", "threshold"]), text(20)),
+        "public_after": st.one_of(
+            st.sampled_from(["3", "50", "7", "-1", "1e9"]), text(12), st.integers(-10, 400)
+        ),
         "website": st.sampled_from(["", "spam"]),
     },
 )

@@ -672,9 +672,19 @@ def document() -> dict:
                         "comment": {"type": "string", "maxLength": 1000},
                         "display": {
                             "type": "string",
-                            "enum": ["public", "hidden", "count"],
+                            "enum": ["public", "hidden", "count", "threshold"],
                             "default": "public",
-                            "description": "How the commitment is shown once the pledge is met",
+                            "description": "How the commitment is shown once the pledge is met; "
+                            "threshold: not named until the pledge is met and public_after "
+                            "people have committed, then shown as public",
+                        },
+                        "public_after": {
+                            "type": "integer",
+                            "minimum": 1,
+                            "description": "With display threshold (and required by it): "
+                            "show the name once the pledge is met and this many have committed; "
+                            "one of 50, 100, 300, the pledge's threshold, and its letter's "
+                            "public_after_choices",
                         },
                     },
                 },

@@ -17,7 +17,7 @@ from undersigned.signatures import forge
 from undersigned.signatures.privacy import client_ip
 from undersigned.web.caching import cached_response
 
-FIELDS = ("name", "email", "affiliation", "department", "comment", "display")
+FIELDS = ("name", "email", "affiliation", "department", "comment", "display", "public_after")
 # Committing as a code-forge account: all four, in place of ``email``.
 FORGE_FIELDS = ("forge", "forge_username", "challenge", "ssh_signature")
 
@@ -59,11 +59,23 @@ def commitments(request, slug):
             400,
             fields={k: ["Unknown field."] for k in unknown},
         )
-    wrong = sorted(key for key, value in payload.items() if not isinstance(value, str))
+    wrong = sorted(
+        key
+        for key, value in payload.items()
+        if not isinstance(value, int if key == "public_after" else str)
+        or (key == "public_after" and isinstance(value, bool))
+    )
     if wrong:
         return error(
-            "Every field must be a string.", 400, fields={k: ["Must be a string."] for k in wrong}
+            "Every field must be a string, but public_after (a whole number).",
+            400,
+            fields={
+                k: ["Must be a whole number." if k == "public_after" else "Must be a string."]
+                for k in wrong
+            },
         )
+    if "public_after" in payload:
+        payload = {**payload, "public_after": str(payload["public_after"])}
     with_forge = any(name in payload for name in FORGE_FIELDS)
     if with_forge and "email" in payload:
         return error(
@@ -72,7 +84,9 @@ def commitments(request, slug):
             fields={"email": ["Leave it out when committing as a code-forge account."]},
         )
     form: ForgeCommitmentForm | CommitmentForm = (
-        ForgeCommitmentForm(payload) if with_forge else CommitmentForm(payload)
+        ForgeCommitmentForm(payload, pledge=found)
+        if with_forge
+        else CommitmentForm(payload, pledge=found)
     )
     if not form.is_valid():
         fields = {name: [str(m) for m in messages] for name, messages in form.errors.items()}

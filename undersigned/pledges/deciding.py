@@ -6,7 +6,9 @@ Each round recounts the confirmed commitments of the pledges still counting (ope
 met ones until a day after their deadline), then: an open pledge whose count reached its
 threshold is **met** (dated to the hour); an open pledge past its deadline below it has
 **failed**. The decision is a conditional UPDATE (``status='open'``) inside the lock, and its
-event commits with it. Telling the committers is ``telling``'s."""
+event commits with it. Then, in the same transaction, the names of `threshold` committers
+whose N a met pledge's count reached appear (``waiting.reveal_due``, a bounded batch a round).
+Telling the committers is ``telling``'s."""
 
 from __future__ import annotations
 
@@ -18,12 +20,14 @@ from django.utils import timezone
 
 from undersigned import events
 from undersigned.lib.times import this_hour
+from undersigned.pledges import waiting
 from undersigned.pledges.models import Commitment, Pledge
 from undersigned.signatures.counting import _take_counter_lock
 
 
 def decide(now=None) -> int:
-    """One round: recount and decide. Returns how many pledges changed (0: idle)."""
+    """One round: recount, decide, and show the names now due. Returns how many pledges
+    changed and names appeared (0: idle)."""
     now = now or timezone.now()
     hour = this_hour()
     changed = 0
@@ -37,7 +41,7 @@ def decide(now=None) -> int:
         # count or sees the decision.
         pledges = list(counting.select_for_update().order_by("pk"))
         if not pledges:
-            return 0
+            return waiting.reveal_due()
         counts = {
             row["pledge"]: (row["n"], row["verified"])
             for row in Commitment.objects.confirmed()
@@ -72,4 +76,5 @@ def decide(now=None) -> int:
                     threshold=pledge.threshold,
                     count=n,
                 )
+        changed += waiting.reveal_due()
     return changed

@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from undersigned.letters.forms import DOMAIN, RESERVED_SLUGS
+from undersigned.letters.models.letter import PUBLIC_AFTER_CHOICES
 from undersigned.lib.emails import domain_to_ascii
 from undersigned.lib.text import reject_control_characters
 from undersigned.pledges.models import Commitment, Pledge
@@ -15,15 +16,37 @@ from undersigned.pledges.services import MAX_THRESHOLD
 from undersigned.signatures.forms import (
     DisplayForm,
     ForgeSignatureForm,
+    PublicAfterField,
     SignatureForm,
     _SharedFields,
+    clean_public_after,
 )
 from undersigned.signatures.services import SignatureData
 
 
+def commitment_public_after(pledge: Pledge | None) -> PublicAfterField:
+    """N of a commitment's `threshold`: the pledge's choices (``Pledge.public_after_options``)."""
+    return PublicAfterField(
+        pledge.public_after_options() if pledge else PUBLIC_AFTER_CHOICES,
+        unit="commitments",
+        label="Show my name once this many have committed",
+        help_text="With “Hide my name until enough people have committed”: counted, not named, "
+        "until the pledge is met and this many have committed; your name is kept only "
+        "encrypted until then.",
+    )
+
+
+def offer_commitment_public_after(form: forms.Form, pledge: Pledge | None) -> None:
+    form.fields["public_after"] = commitment_public_after(pledge)  # the class's are shared
+
+
 class CommitmentForm(SignatureForm):
     """The signing form without what only letters have (the version, update mails), and the
-    display choices of a commitment."""
+    display choices of a commitment, with the pledge's choices of N for `threshold`."""
+
+    def __init__(self, *args, pledge: Pledge | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        offer_commitment_public_after(self, pledge)
 
     display = forms.ChoiceField(
         choices=Commitment.Display.choices,
@@ -45,12 +68,22 @@ class CommitmentForm(SignatureForm):
             department=data["department"],
             comment=data["comment"],
             display=data["display"],
+            public_after=data.get("public_after"),
         )
 
 
 # The signing form's fields that a commitment has, by name: a field added to signing later
 # (a version, update mails, a forge proof) joins only when the pledge verbs take it.
-FIELDS = ("name", "email", "affiliation", "department", "comment", "display", "website")
+FIELDS = (
+    "name",
+    "email",
+    "affiliation",
+    "department",
+    "comment",
+    "display",
+    "public_after",
+    "website",
+)
 CommitmentForm.base_fields = _SharedFields(
     {name: CommitmentForm.base_fields[name] for name in FIELDS}
 )
@@ -61,11 +94,14 @@ class ForgeCommitmentForm(ForgeSignatureForm):
     address: the proof confirms it (a forge-only committer reads the outcome on the pledge's
     page, its feed or their private page, not in mail)."""
 
-    def __init__(self, *args, public_after_choices=None, **kwargs):
-        forms.Form.__init__(self, *args, **kwargs)  # signing's own: no address, no N here
+    def __init__(self, *args, pledge: Pledge | None = None, **kwargs):
+        forms.Form.__init__(self, *args, **kwargs)  # not signing's: no address to describe
+        offer_commitment_public_after(self, pledge)
 
     def clean(self):
-        return forms.Form.clean(self)
+        forms.Form.clean(self)
+        clean_public_after(self)
+        return self.cleaned_data
 
     def clean_display(self):
         return self.cleaned_data.get("display") or Commitment.Display.PUBLIC
@@ -79,6 +115,7 @@ class ForgeCommitmentForm(ForgeSignatureForm):
             department=data["department"],
             comment=data["comment"],
             display=data["display"],
+            public_after=data.get("public_after"),
         )
 
 
@@ -189,3 +226,7 @@ class CommitmentDisplayForm(DisplayForm):
     display = forms.ChoiceField(
         choices=Commitment.Display.choices, widget=forms.RadioSelect, label="Show my commitment as"
     )
+
+    def __init__(self, *args, pledge: Pledge | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        offer_commitment_public_after(self, pledge)

@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from undersigned.db.fields import VaultedTextField
 from undersigned.letters.models import Letter
+from undersigned.letters.models.letter import PUBLIC_AFTER_CHOICES
 from undersigned.lib.times import this_hour
 from undersigned.lib.tokens import derive_key, keyed_hash
 from undersigned.signatures.models import random_id, random_order_key
@@ -141,6 +142,12 @@ class Pledge(models.Model):
     def forge_hash(self, forge: str, username: str) -> str:
         return self._hash("pledge-forge-hash", f"{forge}:{username.lower()}")
 
+    def public_after_options(self) -> list[int]:
+        """The Ns a `threshold` committer may choose: the short list, the attached letter's
+        own choices, and the pledge's threshold (the natural one)."""
+        letter = self.letter.public_after_options() if self.letter else []
+        return sorted({*PUBLIC_AFTER_CHOICES, *letter, self.threshold})
+
     @property
     def progress_percent(self) -> int:
         return min(100, self.commitment_count * 100 // max(self.threshold, 1))
@@ -189,6 +196,10 @@ class Commitment(models.Model):
         PUBLIC = "public", "Once the pledge is met, show my name and affiliation"
         HIDDEN = "hidden", "Hide my name: show only that someone (verified, if so) committed"
         COUNT = "count", "Only count me: do not list me at all"
+        THRESHOLD = (
+            "threshold",
+            "Hide my name until enough people have committed, then show it",
+        )
 
     id = models.BigIntegerField(primary_key=True, default=random_id, editable=False)
     pledge = models.ForeignKey(Pledge, on_delete=models.CASCADE, related_name="commitments")
@@ -197,12 +208,17 @@ class Commitment(models.Model):
 
     # Kept only for `public` committers, encrypted at rest; a `hidden` committer's name,
     # affiliation, department and comment live only in `sealed` (to the organizers' keys, or
-    # not at all); a `count` committer's not at all.
+    # not at all); a `count` committer's not at all. A `threshold` committer's live in
+    # `sealed` and in `threshold_sealed` (to the pledge's threshold key for `public_after`,
+    # ``pledges.waiting``) until the pledge is met and its count reaches `public_after`; then
+    # they are kept as a public committer's and both boxes go (`public_after` stays).
     name = VaultedTextField(max_length=200, blank=True)
     affiliation = VaultedTextField(max_length=200, blank=True)
     department = VaultedTextField(max_length=100, blank=True)
     comment = VaultedTextField(max_length=1000, blank=True)
     sealed = models.JSONField(null=True, blank=True)
+    public_after = models.PositiveIntegerField(null=True, blank=True)
+    threshold_sealed = models.JSONField(null=True, blank=True)
 
     # The address, encrypted at rest, kept only while a mail of the pledge may still go to
     # it: set to NULL once it is no longer needed (``telling.forget_addresses``); the whole
@@ -241,6 +257,12 @@ class Commitment(models.Model):
         indexes = [
             models.Index(fields=["pledge", "status"], name="commitment_status"),
             models.Index(fields=["token_expires_at"], name="commitment_expiry"),
+            # The worker's look for names due (``waiting.reveal_due``).
+            models.Index(
+                fields=["pledge", "public_after"],
+                name="commitment_waiting",
+                condition=models.Q(threshold_sealed__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -253,6 +275,12 @@ class Commitment(models.Model):
     @property
     def is_verified(self) -> bool:
         return bool(self.verified_domain or self.forge)
+
+    def waiting_fields(self) -> dict[str, str] | None:
+        """What a waiting (`threshold`) commitment will show at its N, for its own pages."""
+        from undersigned.pledges import waiting
+
+        return waiting.opened(self)
 
     def token_expired(self, now=None) -> bool:
         return self.token_expires_at is None or self.token_expires_at <= (now or timezone.now())

@@ -24,6 +24,7 @@ from undersigned.lib.emails import canonical_email
 from undersigned.lib.times import this_hour
 from undersigned.lib.tokens import new_token, token_hash
 from undersigned.outbox import mail, quota
+from undersigned.pledges import waiting
 from undersigned.pledges.models import Commitment, CommitmentReceipt, Pledge
 from undersigned.signatures.services import SignatureData
 
@@ -166,26 +167,44 @@ def sealing_keys(pledge: Pledge) -> list[str]:
 
 
 def _shown(pledge: Pledge, data: SignatureData) -> dict:
-    """What is kept of what the committer typed, by display choice (THREAT_MODEL.md)."""
+    """What is kept of what the committer typed, by display choice (THREAT_MODEL.md): a
+    public committer's fields (encrypted at rest); a hidden one's sealed to the organizers; a
+    threshold one's also to the pledge's threshold key for their N (``waiting``)."""
+    private = {
+        "name": data.name,
+        "affiliation": data.affiliation,
+        "department": data.department,
+        "comment": data.comment,
+    }
     if data.display == Commitment.Display.PUBLIC:
-        return {
-            "name": data.name,
-            "affiliation": data.affiliation,
-            "department": data.department,
-            "comment": data.comment,
-            "sealed": None,
-        }
-    sealed = None
-    if data.display == Commitment.Display.HIDDEN:
+        return {**private, "sealed": None, "public_after": None, "threshold_sealed": None}
+    sealed = waiting_box = None
+    n = data.public_after if data.display == Commitment.Display.THRESHOLD else None
+    if data.display in (Commitment.Display.HIDDEN, Commitment.Display.THRESHOLD):
         keys = sealing_keys(pledge)
-        private = {
-            "name": data.name,
-            "affiliation": data.affiliation,
-            "department": data.department,
-            "comment": data.comment,
-        }
         sealed = sealing.seal(private, keys) if keys else None
-    return {"name": "", "affiliation": "", "department": "", "comment": "", "sealed": sealed}
+    if n:
+        waiting_box = waiting.seal(pledge, n, private)
+    return {
+        "name": "",
+        "affiliation": "",
+        "department": "",
+        "comment": "",
+        "sealed": sealed,
+        "public_after": n,
+        "threshold_sealed": waiting_box,
+    }
+
+
+def check_public_after(pledge: Pledge, data: SignatureData) -> None:
+    """`threshold` needs an N that the pledge offers (the forms check it first)."""
+    if data.display == Commitment.Display.THRESHOLD and (
+        data.public_after not in pledge.public_after_options()
+    ):
+        raise PledgeError(
+            "Choose after how many commitments your name is shown: one of "
+            f"{', '.join(f'{n:,}' for n in pledge.public_after_options())}."
+        )
 
 
 # Replaced by a later submission for the same address while the commitment waits for its
@@ -198,6 +217,8 @@ REPLACED = (
     "department",
     "comment",
     "sealed",
+    "public_after",
+    "threshold_sealed",
     "email",
     "verified_domain",
     "token_hash",
@@ -225,6 +246,7 @@ def commit(pledge: Pledge, data: SignatureData) -> None:
     committed already" for a confirmed one. Over the address's mail cap nothing is done
     (``quota``). Raises ``PledgeError`` for what the pledge refuses, whoever asks."""
     check_open(pledge)
+    check_public_after(pledge, data)
     canonical = canonical_email(data.email)
     verified_domain = pledge.verified_domain(canonical.rpartition("@")[2])
     if pledge.verified_only and not verified_domain:
@@ -295,6 +317,7 @@ def commit_verified(pledge: Pledge, data: SignatureData, proof: ForgeProof) -> s
     private link to it is returned (whoever holds the account's key may manage it)."""
     check_open(pledge)
     check_forge_allowed(pledge)
+    check_public_after(pledge, data)
     forge_hash = pledge.forge_hash(proof.forge, proof.username)
     receipt = new_token()
     with transaction.atomic():
@@ -382,30 +405,50 @@ def withdraw(receipt: str) -> bool:
 
 
 def change_display(
-    receipt: str, display: str, name: str = "", affiliation: str = "", comment: str = ""
+    receipt: str,
+    display: str,
+    name: str = "",
+    affiliation: str = "",
+    comment: str = "",
+    public_after: int | None = None,
 ) -> bool:
     """Switch how the commitment behind ``receipt`` is shown, at any time (hiding one's name
     after the pledge is met included). Going public needs the name typed again (a hidden name
-    is sealed: the server cannot read it); going hidden seals what was public; count-only
-    drops it. Returns whether there was a commitment."""
+    is sealed: the server cannot read it); going hidden seals what was public (or waiting);
+    count-only drops it; waiting for a threshold seals what was public or waiting, or what is
+    typed again. Returns whether there was a commitment; raises ``PledgeError``."""
     commitment = commitment_for_receipt(receipt)
     if commitment is None:
         return False
-    if display == commitment.display and display != Commitment.Display.PUBLIC:
+    if display != Commitment.Display.THRESHOLD:
+        public_after = None
+    elif public_after not in commitment.pledge.public_after_options():
+        raise PledgeError("Choose after how many commitments your name is shown.")
+    same = display == commitment.display and public_after == commitment.public_after
+    if same and display != Commitment.Display.PUBLIC:
         return True
-    if display == Commitment.Display.PUBLIC:
-        shown = {"name": name, "affiliation": affiliation, "comment": comment}
-        department = ""
+    typed = {"name": name, "affiliation": affiliation, "comment": comment, "department": ""}
+    if commitment.display == Commitment.Display.THRESHOLD:
+        kept = waiting.opened(commitment) or typed
     else:
-        shown = {k: getattr(commitment, k) for k in ("name", "affiliation", "comment")}
-        department = commitment.department
+        kept = {k: getattr(commitment, k) for k in waiting.FIELDS}
+    if display == Commitment.Display.PUBLIC or (display == Commitment.Display.THRESHOLD and name):
+        shown = {**typed, "department": kept.get("department", "")}
+    else:
+        shown = kept
+    if display == Commitment.Display.THRESHOLD and not shown["name"].strip():
+        raise PledgeError(
+            "Type the name to show once enough have committed: a hidden name is encrypted for "
+            "the organizers, and this server cannot read it."
+        )
     data = SignatureData(
         name=shown["name"],
         email="",
         affiliation=shown["affiliation"],
-        department=department,
+        department=shown.get("department", ""),
         comment=shown["comment"],
         display=display,
+        public_after=public_after,
     )
     Commitment.objects.filter(pk=commitment.pk).update(
         display=display, **_shown(commitment.pledge, data)

@@ -62,10 +62,10 @@ def detail(request, slug):
 
 def _detail(request, slug):
     pledge = get_published_pledge(slug)
-    form = CommitmentForm()
+    form = CommitmentForm(pledge=pledge)
     status = 200
     if request.method == "POST":
-        form = CommitmentForm(request.POST)
+        form = CommitmentForm(request.POST, pledge=pledge)
         if form.is_valid():
             try:
                 if not form.cleaned_data.get("website"):  # a bot: the same answer, no mail
@@ -104,7 +104,7 @@ def forge_commit(request, slug):
         url=pledge.get_absolute_url(),
         forge_url=reverse("pledges:forge", args=[pledge.slug]),
         closed=closed,
-        form_kwargs={},
+        form_kwargs={"pledge": pledge},
         initial={},
         finish=lambda request, form, proof: _commit_as_forge_account(request, pledge, form, proof),
         form_class=ForgeCommitmentForm,
@@ -117,7 +117,10 @@ def _commit_as_forge_account(request, pledge: Pledge, form, proof):
     if form.cleaned_data.get("website"):  # a bot: the same page, nothing kept
         receipt = new_token()
     else:
-        receipt = services.commit_verified(pledge, form.signature_data(), account)
+        try:
+            receipt = services.commit_verified(pledge, form.signature_data(), account)
+        except services.PledgeError as exc:  # the flow shows the form again with it
+            raise ValueError(str(exc)) from None
     context = {"pledge": pledge, "receipt": receipt, "proof": proof}
     response = render(request, "pledges/committed_forge.html", context)
     response["Cache-Control"] = "private, no-store"
@@ -172,20 +175,25 @@ def manage(request, receipt):
             )
         return render(request, "pledges/withdrawn.html", context)
     if action == "display":
-        form = CommitmentDisplayForm(request.POST)
-        if not form.is_valid():
+        form = CommitmentDisplayForm(request.POST, pledge=commitment.pledge)
+        if form.is_valid():
+            try:
+                services.change_display(receipt, **form.cleaned_data)
+            except services.PledgeError as exc:
+                form.add_error("name", str(exc))
+        if form.errors:
             return render(request, "pledges/manage.html", {**context, "form": form}, status=400)
-        shown = {k: v for k, v in form.cleaned_data.items() if k != "public_after"}
-        services.change_display(receipt, **shown)
         commitment.refresh_from_db()
         context["saved"] = True
     form = CommitmentDisplayForm(
+        pledge=commitment.pledge,
         initial={
             "display": commitment.display,
+            "public_after": commitment.public_after,
             "name": commitment.name,
             "affiliation": commitment.affiliation,
             "comment": commitment.comment,
-        }
+        },
     )
     return render(request, "pledges/manage.html", {**context, "form": form})
 

@@ -32,20 +32,22 @@ class PublicAfterField(forms.TypedChoiceField):
     """N of the display choice `threshold`: one of ``numbers`` (the short list,
     ``Signature.PUBLIC_AFTER_CHOICES``, unless the letter's organizers added their own)."""
 
-    def __init__(self, numbers=Signature.PUBLIC_AFTER_CHOICES, **kwargs):
+    def __init__(self, numbers=Signature.PUBLIC_AFTER_CHOICES, unit="signatures", **kwargs):
         self.numbers = tuple(numbers)
+        self.unit = unit  # what is counted (a pledge's form counts commitments)
+        kwargs.setdefault("label", "Show my name once this many have signed")
+        kwargs.setdefault(
+            "help_text",
+            "With “Hide my name until enough people have signed”: until then you are "
+            "listed as “name withheld”, and your name is kept only encrypted.",
+        )
         super().__init__(
             choices=[("", "(only with the choice above)")]
-            + [(str(n), f"{n:,} signatures") for n in self.numbers],
+            + [(str(n), f"{n:,} {unit}") for n in self.numbers],
             coerce=int,
             empty_value=None,
             required=False,
-            label="Show my name once this many have signed",
-            help_text="With “Hide my name until enough people have signed”: until then you are "
-            "listed as “name withheld”, and your name is kept only encrypted.",
-            error_messages={
-                "invalid_choice": f"Choose one of {_offered(self.numbers)} signatures."
-            },
+            error_messages={"invalid_choice": f"Choose one of {_offered(self.numbers)} {unit}."},
             **kwargs,
         )
 
@@ -62,10 +64,11 @@ def clean_public_after(form: forms.Form) -> None:
     if data.get("display") != Signature.Display.THRESHOLD:
         data["public_after"] = None
     elif data.get("public_after") is None and "public_after" not in form.errors:
-        numbers = form.fields["public_after"].numbers  # type: ignore[attr-defined]
+        field = form.fields["public_after"]
         form.add_error(
             "public_after",
-            f"Choose after how many signatures your name is shown: {_offered(numbers)}.",
+            f"Choose after how many {field.unit} your name is shown: "  # type: ignore[attr-defined]
+            f"{_offered(field.numbers)}.",  # type: ignore[attr-defined]
         )
 
 
