@@ -55,7 +55,10 @@ CONTRAST = ["color-contrast", "link-in-text-block"]
 
 
 def violations(page, rules: list[str] | None = None) -> list[str]:
-    """axe's findings on the page: every WCAG A and AA rule, or only ``rules``."""
+    """axe's findings on the page: every WCAG A and AA rule, or only ``rules``. After a click
+    the next page may still be loading its stylesheet: axe waits for it (unstyled, radios and
+    links are smaller than a target may be)."""
+    page.wait_for_load_state("load")
     page.add_script_tag(path=str(AXE))
     only = {"type": "rule", "values": rules} if rules else {"type": "tag", "values": TAGS}
     found = page.evaluate(
