@@ -341,9 +341,11 @@ class Run:
             for kind, slug in letters.items():
                 f = figure(NAMES[key], merged(slices[kind]), ping, status=status)
                 f["round_ratios"] = [
-                    rate(mine, status) / rate(theirs, "200")
+                    rate(mine, status) / rate(theirs, "200") if rate(theirs, "200") else 0.0
                     for mine, theirs in zip(slices[kind], slices["ping"], strict=True)
                 ]
+                if not all(rate(theirs, "200") for theirs in slices["ping"]):
+                    self.problems.append(f"{key}: /ping got no answer in a slice (server stuck)")
                 if column:
                     after = self.settled(slug, column)[column]
                     answered = f["responses"].get(status, 0)

@@ -234,3 +234,43 @@ def test_the_share_card_is_a_1200_by_630_png_rendered_once_per_rounding_step(
     tags = client.get(f"/l/{letter.slug}/").content.decode()
     assert f'property="og:image" content="{letter.share_url}card.png"' in tags
     assert 'name="twitter:card" content="summary_large_image"' in tags
+
+
+def test_a_process_computes_a_letters_growth_once_however_many_ask_at_once():
+    """At a million signatures computing the growth reads every one of them: requests that
+    arrive while one computes must not compute it again, each on a thread of its own."""
+    import threading
+    import time
+
+    from django.core.cache import cache
+
+    from undersigned.letters import growth
+
+    cache.delete("test-growth-key")
+    calls = []
+    started = threading.Event()
+
+    def compute():
+        calls.append(1)
+        started.set()
+        time.sleep(0.3)  # long enough for the others to arrive while it runs
+        return [{"t": "2026-01-01T00:00:00+00:00", "count": 7}]
+
+    results = []
+    first = threading.Thread(
+        target=lambda: results.append(growth._computed_once("test-growth-key", compute))
+    )
+    first.start()
+    assert started.wait(5)
+    others = [
+        threading.Thread(
+            target=lambda: results.append(growth._computed_once("test-growth-key", compute))
+        )
+        for _ in range(3)
+    ]
+    for thread in others:
+        thread.start()
+    for thread in [first, *others]:
+        thread.join(10)
+    assert len(calls) == 1
+    assert results == [[{"t": "2026-01-01T00:00:00+00:00", "count": 7}]] * 4

@@ -10,15 +10,18 @@ the smallest shown group with it), so no group can be narrowed to a few people."
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count
 
 from undersigned.letters.models import Letter
-from undersigned.web.caching import letter_key
+from undersigned.web.caching import MISSING, letter_key, recent
 
 BUCKETS = ("hour", "day")
 SMALL_LETTER = 100  # fewer signatures than this: days, never hours
@@ -69,10 +72,12 @@ def merge_sparse(buckets: list[tuple[datetime, int]], k: int) -> list[tuple[date
 def points(letter: Letter, bucket: str) -> list[dict]:
     """``[{"t": ISO-8601, "count": cumulative}]`` at the end of each shown bucket."""
     bucket = effective_bucket(letter, bucket)
-    key = letter_key("growth", letter.slug, bucket)
-    cached = cache.get(key)
-    if cached is not None:
-        return cached
+    return _computed_once(
+        letter_key("growth", letter.slug, bucket), lambda: _points(letter, bucket)
+    )
+
+
+def _points(letter: Letter, bucket: str) -> list[dict]:
     hourly = _hourly(letter)
     if bucket == "day":
         days: Counter[datetime] = Counter()
@@ -84,8 +89,32 @@ def points(letter: Letter, bucket: str) -> list[dict]:
     for moment, n in merge_sparse(hourly, _k()):
         total += n
         result.append({"t": moment.isoformat(), "count": total})
-    cache.set(key, result, GROWTH_SECONDS)
     return result
+
+
+_computing = threading.Lock()
+
+
+def _computed_once(key: str, compute: Callable[[], Any]) -> Any:
+    """The cached value at ``key``, or ``compute()``'s, cached for GROWTH_SECONDS. Computing
+    reads every counted signature of the letter (a second or more at 1,000,000), so a process
+    computes one at a time: a request that finds another computing gets the last value this
+    process had (if any) instead of computing it again, and keeps its thread free."""
+    cached = cache.get(key)
+    if cached is not None:
+        return cached
+    stale = recent.get("stale:" + key)
+    if not _computing.acquire(blocking=stale is MISSING):
+        return stale
+    try:
+        cached = cache.get(key)  # computed while this one waited
+        if cached is None:
+            cached = compute()
+            cache.set(key, cached, GROWTH_SECONDS)
+            recent.set("stale:" + key, cached, GROWTH_SECONDS * 10)
+        return cached
+    finally:
+        _computing.release()
 
 
 def fold(groups: dict[str, int], k: int | None = None) -> dict[str, int]:
@@ -104,12 +133,7 @@ def fold(groups: dict[str, int], k: int | None = None) -> dict[str, int]:
 
 def breakdown(letter: Letter) -> dict[str, dict[str, int]]:
     """Counted signatures by department and by how they were verified, folded (``fold``)."""
-    key = letter_key("breakdown", letter.slug)
-    cached = cache.get(key)
-    if cached is None:
-        cached = _breakdown(letter)
-        cache.set(key, cached, GROWTH_SECONDS)
-    return cached
+    return _computed_once(letter_key("breakdown", letter.slug), lambda: _breakdown(letter))
 
 
 def _breakdown(letter: Letter) -> dict[str, dict[str, int]]:
