@@ -751,3 +751,29 @@ def test_a_forge_committer_may_wait_for_n_and_bad_n_is_a_field_error(
     assert done.status_code == 202, done.content
     waiting = Commitment.objects.get()
     assert (waiting.display, waiting.public_after, waiting.name) == ("threshold", 50, "")
+
+
+def test_a_letter_paused_between_the_two_steps_says_so_on_the_form(
+    client, open_letter, github, keys
+):
+    """A kill switch turned on while the signer runs ssh-keygen: the form comes back with
+    the reason, not an error page."""
+    github.keys["alice"] = [keys["ed25519"].public]
+    step_one = client.post("/l/clean-air/forge/", {"forge": "github", "username": "alice"})
+    text = step_one.context["form"].initial["challenge"]
+    Letter.objects.filter(pk=open_letter.pk).update(
+        signing_paused=True, pause_message="Paused while we look into a flood."
+    )
+    recent.clear()
+    fields = {
+        "forge": "github",
+        "forge_username": "alice",
+        "challenge": text,
+        "ssh_signature": keys["ed25519"].sign(text, forge.namespace()),
+        "name": "Alice Maintainer",
+        "display": "public",
+    }
+    response = client.post("/l/clean-air/forge/", fields)
+    assert response.status_code == 400
+    assert "Paused while we look into a flood." in response.content.decode()
+    assert not Signature.objects.exists()

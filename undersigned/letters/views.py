@@ -248,8 +248,8 @@ class ForgeTarget:
     closed: str  # why it takes nothing now, or ""
     form_kwargs: dict
     initial: dict
-    # Sign or commit with the checked form and the proof; a ``SigningError`` (or another
-    # ``ValueError`` with a message for the person) shows the form again with it.
+    # Sign or commit with the checked form and the proof; a ``SigningError`` (a
+    # ``PledgeError`` is one) shows the form again with its message.
     finish: Callable[[HttpRequest, ForgeSignatureForm, forge.Proof], HttpResponse]
     form_class: type[ForgeSignatureForm] = ForgeSignatureForm
 
@@ -281,7 +281,7 @@ def forge_flow(request, target: ForgeTarget):
                 return target.finish(request, form, proof)
             except forge.ForgeError as exc:
                 form.add_error("ssh_signature", str(exc))
-            except ValueError as exc:  # SigningError, PledgeError: a message for the person
+            except SigningError as exc:  # and PledgeError: a message for the person
                 form.add_error(None, str(exc))
         context["challenge"] = _shown_challenge(request.POST.get("challenge", ""))
         status = 400

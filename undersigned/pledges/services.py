@@ -26,15 +26,14 @@ from undersigned.lib.tokens import new_token, token_hash
 from undersigned.outbox import mail, quota
 from undersigned.pledges import waiting
 from undersigned.pledges.models import Commitment, CommitmentReceipt, Pledge
-from undersigned.signatures.services import SignatureData
+from undersigned.signatures.services import SignatureData, SigningError
 
 MAX_THRESHOLD = 10_000_000
 
 
-class PledgeError(Exception):
-    """A precondition failed; ``str(error)`` is a message for the person."""
-
-    status = 400
+class PledgeError(SigningError):
+    """A precondition of committing failed; ``str(error)`` is a message for the person (as
+    for signing, whose pages and flows it shares: ``letters.views.forge_flow``)."""
 
 
 class PledgeClosed(PledgeError):

@@ -117,10 +117,7 @@ def _commit_as_forge_account(request, pledge: Pledge, form, proof):
     if form.cleaned_data.get("website"):  # a bot: the same page, nothing kept
         receipt = new_token()
     else:
-        try:
-            receipt = services.commit_verified(pledge, form.signature_data(), account)
-        except services.PledgeError as exc:  # the flow shows the form again with it
-            raise ValueError(str(exc)) from None
+        receipt = services.commit_verified(pledge, form.signature_data(), account)
     context = {"pledge": pledge, "receipt": receipt, "proof": proof}
     response = render(request, "pledges/committed_forge.html", context)
     response["Cache-Control"] = "private, no-store"
