@@ -87,6 +87,28 @@ def public_names(client, letter) -> str:
     return "\n".join(shown)
 
 
+def assert_nowhere_at_rest(canaries, name: str, table: str, marker: str) -> None:
+    """None of ``canaries`` in a dump (which holds ``marker``: a real one), in any row, or in
+    the database's files (SQLite's file and WAL, PostgreSQL's heap and WAL), and ``name`` not
+    in ``table`` read raw as another program would, though a threshold row is there."""
+    dump = database_dump()
+    assert marker in dump  # a real dump
+    stored = everything_stored()
+    files = files_of_the_database()
+    assert files
+    for canary in canaries:
+        assert canary not in dump, f"{canary!r} in the dump"
+        assert canary not in stored, f"{canary!r} in a row"
+        for path in files:
+            data = path.read_bytes()
+            for encoded in (canary.encode(), canary.encode("utf-16-le")):
+                assert encoded not in data, f"{canary!r} in {path}"
+    if connection.vendor == "sqlite":
+        with sqlite3.connect(connection.settings_dict["NAME"]) as raw:
+            text = repr(raw.execute(f"SELECT * FROM {table}").fetchall())  # noqa: S608
+        assert name not in text and "threshold" in text
+
+
 def everything_stored() -> str:
     """Every row of every table, as the ORM's connection reads it (no decryption)."""
     out = []
@@ -284,22 +306,7 @@ def test_before_n_no_dump_or_database_file_holds_a_readable_name(keyed, organize
     signature = Signature.objects.get(display="threshold")
     assert signature.public_after == 100 and NAME not in public_names(client, letter)
 
-    dump = database_dump()
-    assert signature.email_hash in dump  # a real dump
-    stored = everything_stored()
-    files = files_of_the_database()
-    assert files
-    for canary in CANARIES:
-        assert canary not in dump, f"{canary!r} in the dump"
-        assert canary not in stored, f"{canary!r} in a row"
-        for path in files:
-            data = path.read_bytes()
-            for encoded in (canary.encode(), canary.encode("utf-16-le")):
-                assert encoded not in data, f"{canary!r} in {path}"
-    if connection.vendor == "sqlite":  # the raw file, read as another program would
-        with sqlite3.connect(connection.settings_dict["NAME"]) as raw:
-            text = repr(raw.execute("SELECT * FROM signatures_signature").fetchall())
-        assert NAME not in text and "threshold" in text
+    assert_nowhere_at_rest(CANARIES, NAME, "signatures_signature", signature.email_hash)
 
     # Who can read it before N: an organizer's private key, and the holder of the secret.
     assert sealing.unseal(signature.sealed, keyed)["name"] == NAME
