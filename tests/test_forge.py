@@ -777,3 +777,20 @@ def test_a_letter_paused_between_the_two_steps_says_so_on_the_form(
     assert response.status_code == 400
     assert "Paused while we look into a flood." in response.content.decode()
     assert not Signature.objects.exists()
+
+
+def test_a_challenge_row_holds_nothing_that_could_be_tested_against_an_account(
+    client, open_letter, github
+):
+    """A challenge lives up to ten minutes, dated to the minute: whoever holds the database
+    and the secret must not be able to tell whose it is (and so when someone tried to sign)."""
+    from django.db import connection as db
+
+    challenge_for(client)
+    with db.cursor() as cursor:
+        columns = [
+            c.name
+            for c in db.introspection.get_table_description(cursor, "signatures_forgechallenge")
+        ]
+    assert sorted(columns) == ["expires_at", "id", "nonce_hash"]
+    assert ForgeChallenge.objects.get().nonce_hash not in json.dumps(challenge_for(client, "bob"))

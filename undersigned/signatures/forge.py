@@ -10,6 +10,7 @@ and the hour of the check; never the key list."""
 
 from __future__ import annotations
 
+import base64
 import re
 import secrets
 import urllib.error
@@ -96,9 +97,15 @@ def count_attempt(ip: str) -> None:
     limits.count(key, 3600, add=1)
 
 
-def _subject_hash(scope: str, forge: str, username: str) -> str:
+def _nonce(random_part: str, scope: str, forge: str, username: str, expires: datetime) -> str:
+    """A challenge's nonce: a random part, then a keyed MAC of it with what the challenge is
+    for (scope, account, expiry). So a challenge serves one letter (or pledge) and account
+    while its row holds nothing that could be tested against an account, even by whoever
+    holds the secret: only the hash of the nonce (whose random part they cannot know)."""
     key = derive_key(settings.SECRET_KEY, "forge-challenge")
-    return keyed_hash(key, f"{scope}\0{forge}\0{username.lower()}").hex()
+    subject = f"{random_part}\0{scope}\0{forge}\0{username.lower()}\0{expires.isoformat()}"
+    mac = base64.urlsafe_b64encode(keyed_hash(key, subject)[:12]).decode()
+    return random_part + mac
 
 
 @dataclass(frozen=True)
@@ -132,24 +139,18 @@ def _text(scope_label: str, forge: str, username: str, nonce: str, expires: date
     )
 
 
-NONCE = re.compile(r"; nonce ([A-Za-z0-9_-]{16,64}); ")
+NONCE = re.compile(r"; nonce ([A-Za-z0-9_-]{32}); ")
+RANDOM_BYTES, RANDOM_CHARS = 12, 16  # the nonce's random part (96 bits), then its MAC
 
 
 def new_challenge(scope: str, scope_label: str, forge: str, username: str) -> Challenge:
     """A challenge for the account to sign, for ``scope`` (e.g. ``letter:<id>``), shown to
     the signer as ``scope_label`` (e.g. ``letter end-the-contract``)."""
     forge, username = check_account(forge, username)
-    nonce = secrets.token_urlsafe(18)
     now = timezone.now().replace(second=0, microsecond=0)
     expires = now + timedelta(minutes=settings.FORGE_CHALLENGE_MINUTES + 1)
-    rows.insert(
-        ForgeChallenge,
-        {
-            "nonce_hash": token_hash(nonce).hex(),
-            "subject_hash": _subject_hash(scope, forge, username),
-            "expires_at": expires,
-        },
-    )
+    nonce = _nonce(secrets.token_urlsafe(RANDOM_BYTES), scope, forge, username, expires)
+    rows.insert(ForgeChallenge, {"nonce_hash": token_hash(nonce).hex(), "expires_at": expires})
     return Challenge(_text(scope_label, forge, username, nonce, expires), namespace(), expires)
 
 
@@ -179,7 +180,8 @@ def prove(
         raise ForgeError("This challenge was used already or is unknown: ask for a new one.")
     if row.expires_at <= timezone.now():
         raise ForgeError("This challenge has expired (they last ten minutes): ask for a new one.")
-    if row.subject_hash != _subject_hash(scope, forge, username):
+    nonce = found.group(1)
+    if nonce != _nonce(nonce[:RANDOM_CHARS], scope, forge, username, row.expires_at):
         raise ForgeError(
             "This challenge was issued for another account or letter: ask for a new one for "
             "this account."

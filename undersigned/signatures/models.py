@@ -552,13 +552,13 @@ class Intake(models.Model):
 
 class ForgeChallenge(models.Model):
     """A challenge that a signer signs with an SSH key to prove a code-forge account
-    (``signatures.forge``): good for ten minutes and once. Only hashes are kept: of its nonce
-    (to find it) and, keyed, of what it is for (the letter, forge and user name), so the row
-    names nobody; it is deleted when used, and by ``purge`` when it expires."""
+    (``signatures.forge``): good for ten minutes and once. Only the hash of its nonce is kept
+    (the nonce carries a MAC of what it is for: ``forge._nonce``), so the row names nobody and
+    cannot be tested against an account, secret or not; it is deleted when used, and by
+    ``purge`` when it expires."""
 
     id = models.BigIntegerField(primary_key=True, default=random_id, editable=False)
     nonce_hash = models.CharField(max_length=64, unique=True)
-    subject_hash = models.CharField(max_length=64)
     expires_at = models.DateTimeField(db_index=True)
 
     def __str__(self) -> str:
