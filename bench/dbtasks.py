@@ -17,6 +17,9 @@
   signing load queued; copies of them if there are fewer), fold the count journal away
   (``reconcile``), so that a worker started next does nothing but send those N.
 - ``poll SLUG SECONDS``: print "time count" lines for the letter row every 20 ms.
+- ``organizations``: the worker's count of affiliations (``signatures.affiliations``) over
+  every letter, step by step as the worker runs it, timing each step: the longest step is
+  how long it can hold up the worker's other jobs.
 
 The columns of the bulk inserts come from the model, so a field added later gets its default.
 """
@@ -231,6 +234,31 @@ def poll(slug: str, seconds: float) -> dict:
     return {"samples": samples}
 
 
+def organizations() -> dict:
+    from undersigned.signatures import affiliations
+
+    scan = affiliations.Scan(refresh_seconds=float("inf"))
+    steps: list[float] = []
+    read = 0
+    started = time.perf_counter()
+    while True:
+        step_started = time.perf_counter()
+        done = scan.step()
+        if not done:
+            break
+        steps.append(time.perf_counter() - step_started)
+        read += done
+    steps.sort()
+    return {
+        "seconds": time.perf_counter() - started,
+        "steps": len(steps),
+        "read": read,
+        "chunk": affiliations.CHUNK,
+        "median_step_ms": 1000 * steps[len(steps) // 2] if steps else None,
+        "max_step_ms": 1000 * steps[-1] if steps else None,
+    }
+
+
 def keys(slug: str, n: int) -> dict:
     """``n`` organizers of the letter, each with a sealing key: hidden signers' names are then
     sealed to ``n`` keys, as on a letter with several organizers."""
@@ -259,6 +287,8 @@ def main(argv: list[str]) -> None:
         result = rows(args[0])
     elif task == "outbox":
         result = outbox(int(args[0]))
+    elif task == "organizations":
+        result = organizations()
     elif task == "poll":
         result = poll(args[0], float(args[1]))
     else:

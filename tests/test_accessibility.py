@@ -5,6 +5,7 @@ pages, for operators only)."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pyotp
@@ -18,6 +19,7 @@ from tests.test_mail import KINDS, every_kind
 from tests.test_pledges import make_pledge
 from undersigned.letters.models import Letter
 from undersigned.outbox.models import OutgoingEmail
+from undersigned.signatures.models import Affiliations
 
 AXE = Path(__file__).resolve().parent.parent / "node_modules" / "axe-core" / "axe.min.js"
 TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]
@@ -54,6 +56,12 @@ ORGANIZER = [
 CONTRAST = ["color-contrast", "link-in-text-block"]
 
 
+def with_organizations(letter) -> None:
+    """The breakdown by organization, as the worker would have stored it."""
+    groups = [["Debian", 60], ["Red Hat", 30], ["other", 33]]
+    Affiliations.objects.create(letter=letter, groups=json.dumps(groups))
+
+
 def violations(page, rules: list[str] | None = None) -> list[str]:
     """axe's findings on the page: every WCAG A and AA rule, or only ``rules``. After a click
     the next page may still be loading its stylesheet: axe waits for it (unstyled, radios and
@@ -77,6 +85,7 @@ def test_no_page_breaks_an_accessibility_rule(new_context, site_url, organizer, 
     letter = make_letter([organizer], goal=500, domains="example.com")
     make_letter([organizer], slug="open-road", title="Open the road")  # forge signing
     Letter.objects.filter(pk=letter.pk).update(signature_count=123, verified_count=100)
+    with_organizations(letter)
     make_pledge(letter=letter)
     make_pledge(slug="walk-out")  # names no domains: code-forge accounts may commit
     # axe is injected as an inline script, which the pages' own policy (rightly) refuses.
@@ -86,6 +95,8 @@ def test_no_page_breaks_an_accessibility_rule(new_context, site_url, organizer, 
     for path in PUBLIC:
         page.goto(site_url + path)
         found[path] = violations(page)
+    page.goto(site_url + "/l/clean-air/")
+    expect(page.locator("#breakdown-organization")).to_contain_text("Debian")  # checked too
     log_in(page, site_url)
     for path in ORGANIZER:
         page.goto(site_url + path)
@@ -147,6 +158,7 @@ def test_the_dark_scheme_keeps_its_contrast(new_context, site_url, organizer):  
     mistakes."""
     letter = make_letter([organizer], goal=500, domains="example.com")
     Letter.objects.filter(pk=letter.pk).update(signature_count=123, verified_count=100)
+    with_organizations(letter)
     make_letter([organizer], slug="open-road", title="Open the road")
     context = new_context(viewport={"width": 1280, "height": 900}, bypass_csp=True,
                           color_scheme="dark")  # fmt: skip

@@ -21,12 +21,14 @@ from undersigned.accounts.models import OrganizerKey
 from undersigned.db import maintenance
 from undersigned.letters import timeline
 from undersigned.lib import sealing
+from undersigned.signatures import affiliations
 from undersigned.signatures.models import Signature
 from undersigned.subscriptions.models import Subscription
 
 ADDRESS = "Zqx.Canary7@Vanity-Canary.example"
 HIDDEN_NAME = "Zebulon Canaryname"
 FORMER_NAME = "Phineas Switcheroo"  # public at first, then hidden
+FORMER_AFFILIATION = "Canarysoc Guild"  # theirs, counted by organization while public
 MEMBER = "Quentin.Canarymember@company.example"
 CANARIES = [
     ADDRESS,
@@ -38,6 +40,8 @@ CANARIES = [
     "Canaryname",
     FORMER_NAME,
     "Switcheroo",
+    FORMER_AFFILIATION,
+    "Canarysoc",
     MEMBER.lower(),
     "canarymember",
 ]
@@ -59,7 +63,12 @@ def sign_as_a_careful_signer_would(letter, members):
     )
     Client(REMOTE_ADDR="203.0.113.78").post(
         f"/l/{letter.slug}/",
-        {"name": FORMER_NAME, "email": "phineas@example.org", "display": "public"},
+        {
+            "name": FORMER_NAME,
+            "email": "phineas@example.org",
+            "display": "public",
+            "affiliation": FORMER_AFFILIATION,
+        },
     )
     settle()
     for address in (ADDRESS, "phineas@example.org"):
@@ -67,6 +76,8 @@ def sign_as_a_careful_signer_would(letter, members):
         assert Client().post(f"/v/{body.split('/v/')[1].split()[0]}").status_code == 200
     receipt = mails_to("phineas@example.org")[-1].body_text.split("/s/")[1].split()[0]
     drain()  # mails sent and scrubbed, counted
+    affiliations.count_all()  # by organization: a group of one, as k is 1 here
+    assert affiliations.groups(letter) == {FORMER_AFFILIATION: 1}
     changed = Client().post(f"/s/{receipt}", {"action": "display", "display": "hidden"})
     assert changed.status_code == 200
     member = Client()
@@ -79,12 +90,15 @@ def sign_as_a_careful_signer_would(letter, members):
         == 200
     )
     drain()
+    affiliations.count_all()
+    assert affiliations.groups(letter) == {}
     maintenance.checkpoint()  # what the worker does every half minute
     assert Signature.objects.filter(status="confirmed").count() == 3
 
 
 @pytest.fixture
-def signed(organizer, smtp_server):
+def signed(organizer, smtp_server, settings):
+    settings.SMALLEST_GROUP = 1  # so that one affiliation is a group of its own
     OrganizerKey.objects.register(organizer, sealing.generate_keypair()[1])
     letter = make_letter([organizer], slug="contract", organization="Company")
     members = make_letter(

@@ -21,7 +21,7 @@ from undersigned.db import maintenance
 from undersigned.events.fanout import fan_out
 from undersigned.outbox import sending
 from undersigned.pledges import deciding, telling
-from undersigned.signatures import counting, retention, reveal, services
+from undersigned.signatures import affiliations, counting, retention, reveal, services
 from undersigned.tips import services as tips
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ JOBS = [
         sending.release_stale_claims,
     ),
     Job("threshold names", lambda: 10, reveal.reveal_waiting),  # the counter shows most
+    Job("organizations", lambda: 1, affiliations.count_some),  # a chunk a second
     Job("purge", lambda: 3600, retention.purge),
     Job("checkpoint", lambda: 30, maintenance.checkpoint),  # SQLite: an empty WAL
 ]

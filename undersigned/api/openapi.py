@@ -460,9 +460,15 @@ def document() -> dict:
                         "breakdown": {
                             "type": ["object", "null"],
                             "description": "Counted signatures by department and by how they "
-                            'were verified; groups of fewer than k fold into "other"',
+                            "were verified, and public signers by the organization (affiliation) "
+                            "they gave, recounted by the worker every minute or so; groups of "
+                            'fewer than k fold into "other"',
                             "properties": {
                                 "department": {
+                                    "type": "object",
+                                    "additionalProperties": {"type": "integer"},
+                                },
+                                "organization": {
                                     "type": "object",
                                     "additionalProperties": {"type": "integer"},
                                 },

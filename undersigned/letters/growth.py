@@ -132,12 +132,14 @@ def fold(groups: dict[str, int], k: int | None = None) -> dict[str, int]:
 
 
 def breakdown(letter: Letter) -> dict[str, dict[str, int]]:
-    """Counted signatures by department and by how they were verified, folded (``fold``)."""
+    """Counted signatures by department, public ones by the organization they gave (as the
+    worker last counted them: ``signatures.affiliations``) and all by how they were
+    verified, folded (``fold``)."""
     return _computed_once(letter_key("breakdown", letter.slug), lambda: _breakdown(letter))
 
 
 def _breakdown(letter: Letter) -> dict[str, dict[str, int]]:
-    from undersigned.signatures import forge
+    from undersigned.signatures import affiliations, forge
     from undersigned.signatures.models import Signature, Tally
 
     departments = dict(
@@ -166,7 +168,11 @@ def _breakdown(letter: Letter) -> dict[str, dict[str, int]]:
         verification[
             "email, not at the organization" if letter.domain_list else "email, not verified"
         ] = unverified
-    return {"department": fold(departments), "verification": fold(verification)}
+    return {
+        "department": fold(departments),
+        "organization": affiliations.groups(letter),
+        "verification": fold(verification),
+    }
 
 
 def chart_points(letter, bucket: str = "day") -> tuple[str, list[tuple[str, int]]]:

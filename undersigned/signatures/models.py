@@ -422,6 +422,23 @@ class Tally(models.Model):
         return f"{self.signatures} in {self.dimension} {self.key!r} of {self.letter_id}"
 
 
+class Affiliations(models.Model):
+    """A letter's public signers by the affiliation they gave, as the worker last counted
+    them (``signatures.affiliations``): only the groups that are shown (each of at least k,
+    and "other"), as JSON, encrypted at rest like the affiliations themselves."""
+
+    letter = models.OneToOneField(
+        Letter, on_delete=models.CASCADE, primary_key=True, related_name="+"
+    )
+    groups = VaultedTextField(blank=True, default="")
+
+    class Meta:
+        verbose_name_plural = "affiliations"
+
+    def __str__(self) -> str:
+        return f"affiliations of {self.letter_id}"
+
+
 PAGE_SIZE = 50
 
 
