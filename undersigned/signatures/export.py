@@ -14,10 +14,11 @@ import json
 from collections.abc import Iterator
 from itertools import islice
 
-from django.db.models import CharField, Func
+from django.db.models import CharField, Func, TextField
 
+from undersigned.db.fields import VaultedTextField
 from undersigned.letters.models import Letter
-from undersigned.lib import sealing
+from undersigned.lib import sealing, vault
 from undersigned.signatures.models import Signature
 
 COLUMNS = [
@@ -42,6 +43,10 @@ Row = tuple[str, str, str, str, str, str, str, str, str, str]
 DAY = COLUMNS.index("confirmed_on")
 
 
+def _field(name: str):
+    return Signature._meta.get_field(name) if name != "confirmed_on" else None
+
+
 class _Day(Func):
     """The UTC day of a datetime column as ``YYYY-MM-DD``, or "" for NULL."""
 
@@ -57,6 +62,17 @@ class _Day(Func):
         return super().as_sql(compiler, connection, function, template, arg_joiner, **extra)
 
 
+class _Locked(Func):
+    """A column encrypted at rest (``VaultedTextField``) as stored: read so, it skips the
+    field's converter, and ``chunks`` decrypts a chunk's values with one ``vault.opener``."""
+
+    template = "%(expressions)s"
+    output_field = TextField()
+
+
+VAULTED = [i for i, name in enumerate(COLUMNS) if isinstance(_field(name), VaultedTextField)]
+
+
 def chunks(
     letter: Letter, private_key: bytes | None = None, size: int = CHUNK
 ) -> Iterator[list[Row]]:
@@ -66,14 +82,25 @@ def chunks(
     ``private_key`` (an organizer's, opened from their key file) they are decrypted here,
     otherwise they are left empty. Count-only signers have none."""
     # The day only: an exact time could tie a signature to a person's whereabouts.
-    fields = [*COLUMNS[:DAY], _Day("confirmed_at"), *COLUMNS[DAY + 1 :]]
+    fields: list = [_Locked(name) if i in VAULTED else name for i, name in enumerate(COLUMNS)]
+    fields[DAY] = _Day("confirmed_at")
     queryset = Signature.objects.counted().filter(letter=letter).order_by("order_key")
+    unlock = vault.opener()
     if private_key is None:  # the sealed fields cannot be read: not even fetched
-        yield from _batched(queryset.values_list(*fields).iterator(chunk_size=size), size)
+        for chunk in _batched(queryset.values_list(*fields).iterator(chunk_size=size), size):
+            yield [_unlocked(row, unlock) for row in chunk]
         return
     rows = queryset.values_list(*fields, "sealed").iterator(chunk_size=size)
     for chunk in _batched(rows, size):
-        yield [_opened(row, private_key) for row in chunk]
+        yield [_opened(_unlocked(row, unlock), private_key) for row in chunk]
+
+
+def _unlocked(row: tuple, unlock) -> tuple:
+    row = list(row)
+    for i in VAULTED:
+        if row[i]:
+            row[i] = unlock(row[i])
+    return tuple(row)
 
 
 def _batched(iterator: Iterator, size: int) -> Iterator[list]:
