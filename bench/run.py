@@ -360,8 +360,10 @@ class Run:
                         key, slug, answered, after - before[kind][column], slack
                     )
                 figures[key][kind] = f
+            if not all(rate(small, status) for small in slices["small"]):
+                self.problems.append(f"{key}: the small letter got no answer in a slice")
             figures[key]["big"]["round_flatness"] = [
-                rate(big, status) / rate(small, status)
+                rate(big, status) / rate(small, status) if rate(small, status) else 0.0
                 for big, small in zip(slices["big"], slices["small"], strict=True)
             ]
         return figures

@@ -274,3 +274,37 @@ def test_a_process_computes_a_letters_growth_once_however_many_ask_at_once():
         thread.join(10)
     assert len(calls) == 1
     assert results == [[{"t": "2026-01-01T00:00:00+00:00", "count": 7}]] * 4
+
+
+def test_one_letters_growth_being_computed_keeps_no_other_letter_waiting():
+    """A small letter's first reader must not wait for a big letter's computation (at a
+    million signatures, seconds) in the same process."""
+    import threading
+
+    from django.core.cache import cache
+
+    from undersigned.letters import growth
+
+    cache.delete("test-big")
+    cache.delete("test-small")
+    started, release = threading.Event(), threading.Event()
+
+    def slow():
+        started.set()
+        assert release.wait(10)
+        return "big"
+
+    big = threading.Thread(target=lambda: growth._computed_once("test-big", slow))
+    big.start()
+    assert started.wait(5)
+    try:
+        done = []
+        small = threading.Thread(
+            target=lambda: done.append(growth._computed_once("test-small", lambda: "small"))
+        )
+        small.start()
+        small.join(2)
+        assert done == ["small"]  # while the big one is still being computed
+    finally:
+        release.set()
+        big.join(10)

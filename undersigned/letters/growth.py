@@ -92,19 +92,21 @@ def _points(letter: Letter, bucket: str) -> list[dict]:
     return result
 
 
-_computing = threading.Lock()
+_computing: dict[str, threading.Lock] = {}  # a lock per key: one letter never waits on another
 
 
 def _computed_once(key: str, compute: Callable[[], Any]) -> Any:
     """The cached value at ``key``, or ``compute()``'s, cached for GROWTH_SECONDS. Computing
     reads every counted signature of the letter (a second or more at 1,000,000), so a process
-    computes one at a time: a request that finds another computing gets the last value this
-    process had (if any) instead of computing it again, and keeps its thread free."""
+    computes each value once at a time: a request that finds it being computed gets the last
+    value this process had (if any) instead of computing it again, and keeps its thread free.
+    Other keys (another letter's growth) do not wait for it."""
     cached = cache.get(key)
     if cached is not None:
         return cached
     stale = recent.get("stale:" + key)
-    if not _computing.acquire(blocking=stale is MISSING):
+    lock = _computing.setdefault(key, threading.Lock())  # atomic in CPython
+    if not lock.acquire(blocking=stale is MISSING):
         return stale
     try:
         cached = cache.get(key)  # computed while this one waited
@@ -114,7 +116,7 @@ def _computed_once(key: str, compute: Callable[[], Any]) -> Any:
             recent.set("stale:" + key, cached, GROWTH_SECONDS * 10)
         return cached
     finally:
-        _computing.release()
+        lock.release()
 
 
 def fold(groups: dict[str, int], k: int | None = None) -> dict[str, int]:
