@@ -168,3 +168,16 @@ def test_normalized_joins_spellings_of_one_organization():
     spellings = ["ACME Corp.", " acme  corp", "Ａｃｍｅ Corp", "@acme corp", "Acme Corp —"]
     assert {affiliations.normalized(s) for s in spellings} == {"acme corp"}
     assert affiliations.normalized(" -- ") == ""
+
+
+def test_a_letter_of_countless_affiliations_is_counted_in_bounded_memory(organizer, monkeypatch):
+    monkeypatch.setattr(affiliations, "MAX_GROUPS", 20)
+    letter = make_letter([organizer], slug="many")
+    add_public(letter, Counter({f"Project {i}": 1 for i in range(60)} | {"Big": 8}))
+    scan = affiliations.Scan()
+    largest = 0
+    while scan.step(budget=10):
+        if scan.current is not None:
+            largest = max(largest, len(scan.current.spellings))
+    assert largest <= 20 + 10  # let go of once past 20, a chunk at a time
+    assert affiliations.groups(letter) == {"Big": 8, "other": 60}

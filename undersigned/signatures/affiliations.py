@@ -32,6 +32,9 @@ CHUNK = 2000  # public signers read per round of the worker
 LETTERS_PER_ROUND = 50  # letters finished in one round at most (small ones take one query)
 REFRESH_SECONDS = 60  # a letter is counted again no sooner than this
 SHOWN = 10  # the largest groups shown; the rest are "other"
+# Groups kept in memory while counting a letter at most: past this, groups of one are counted
+# as "other" (a letter of a million different affiliations must not fill the worker's memory).
+MAX_GROUPS = 50_000
 _STRAY = " .,;:!?-_/\\|@#*\"'()[]{}\u2013\u2014"
 
 
@@ -51,10 +54,11 @@ def groups(letter: Letter) -> dict[str, int]:
     return dict(json.loads(stored)) if stored else {}
 
 
-def shown(spellings: dict[str, Counter[str]]) -> list[tuple[str, int]]:
-    """What the page shows for {group: Counter(spelling)}: each group under its most common
-    spelling, the ``SHOWN`` largest of at least k, and "other"."""
-    counts: dict[str, int] = {}
+def shown(spellings: dict[str, Counter[str]], other: int = 0) -> list[tuple[str, int]]:
+    """What the page shows for {group: Counter(spelling)} and ``other`` signers counted in no
+    group: each group under its most common spelling, the ``SHOWN`` largest of at least k,
+    and "other"."""
+    counts: dict[str, int] = {OTHER: other}
     for spelled in spellings.values():
         label = min(spelled, key=lambda spelling: (-spelled[spelling], spelling))
         counts[label] = counts.get(label, 0) + sum(spelled.values())
@@ -70,6 +74,13 @@ class _Letter:
     slug: str
     after: int | None = None  # the last order key read
     spellings: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    other: int = 0  # signers whose group was let go (``MAX_GROUPS``)
+
+    def let_go_of_groups_of_one(self) -> None:
+        ones = [group for group, spelled in self.spellings.items() if spelled.total() == 1]
+        for group in ones:
+            del self.spellings[group]
+        self.other += len(ones)
 
 
 class Scan:
@@ -104,6 +115,8 @@ class Scan:
                 group = normalized(affiliation)
                 if group:
                     letter.spellings[group][" ".join(affiliation.split())] += 1
+            if len(letter.spellings) > MAX_GROUPS:
+                letter.let_go_of_groups_of_one()
             done += len(rows)
             if len(rows) == want:
                 break  # the budget is spent: this letter goes on in the next round
@@ -130,7 +143,7 @@ class Scan:
 
     def _store(self, letter: _Letter) -> None:
         self.finished[letter.pk] = time.monotonic()
-        value = json.dumps(shown(letter.spellings))
+        value = json.dumps(shown(letter.spellings, letter.other))
         try:
             with transaction.atomic():
                 if Letter.objects.filter(pk=letter.pk).exists():
