@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from itertools import islice
 
 from django.db.models import CharField, Func, TextField
@@ -95,12 +95,12 @@ def chunks(
         yield [_opened(_unlocked(row, unlock), private_key) for row in chunk]
 
 
-def _unlocked(row: tuple, unlock) -> tuple:
-    row = list(row)
+def _unlocked(row: tuple, unlock: Callable[[str], str]) -> tuple:
+    values = list(row)
     for i in VAULTED:
-        if row[i]:
-            row[i] = unlock(row[i])
-    return tuple(row)
+        if values[i]:
+            values[i] = unlock(values[i])
+    return tuple(values)
 
 
 def _batched(iterator: Iterator, size: int) -> Iterator[list]:
