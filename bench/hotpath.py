@@ -110,6 +110,8 @@ def run(kind, f, times):
     profiler.disable()
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
+    if os.environ.get("HOT_DUMP"):  # --dump DIR: the raw profile, for pstats
+        stats.dump_stats(os.path.join(os.environ["HOT_DUMP"], f"{kind}.prof"))
     stats.sort_stats("cumulative").print_stats(top)
     stats.sort_stats("tottime").print_stats(top)
     print(f"=== {kind}: {cpu_ms:.2f} ms CPU, {wall_ms:.2f} ms wall per request "

@@ -14,6 +14,7 @@ from undersigned.web import errors, health
 urlpatterns = [
     path("", letter_views.home, name="home"),
     path("l/", include("undersigned.letters.urls")),
+    path("api/v1/", include("undersigned.api.urls")),  # early: surges sign through it
     path("tips/", include("undersigned.tips.urls")),
     path("p/", include("undersigned.pledges.urls")),
     path("pv/<str:token>", pledge_views.confirm, name="pledge-confirm"),
@@ -27,7 +28,6 @@ urlpatterns = [
     path("accounts/login/", login.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("accounts/", include("undersigned.accounts.urls")),
-    path("api/v1/", include("undersigned.api.urls")),
     path(
         "accessibility/",
         TemplateView.as_view(template_name="accessibility.html"),

@@ -32,9 +32,9 @@ class SecondFactorMiddleware:
     def __call__(self, request):
         path = request.path_info
         if (
-            request.user.is_authenticated
-            and path.startswith(GUARDED)
+            path.startswith(GUARDED)  # first: asking for the user costs a session lookup
             and not path.startswith(OPEN)
+            and request.user.is_authenticated
             and not factors.passes(request)
         ):
             step = "accounts:verify" if factors.has_factor(request.user) else "accounts:two_factor"
