@@ -110,7 +110,7 @@ def run(kind, f, times):
     profiler.disable()
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
-    if os.environ.get("HOT_DUMP"):  # --dump DIR: the raw profile, for pstats
+    if os.environ.get("HOT_DUMP"):  # HOT_DUMP=DIR: the raw profiles too, for pstats
         stats.dump_stats(os.path.join(os.environ["HOT_DUMP"], f"{kind}.prof"))
     stats.sort_stats("cumulative").print_stats(top)
     stats.sort_stats("tottime").print_stats(top)
