@@ -16,7 +16,7 @@ from django.test import Client
 from tests.conftest import drain, in_threads, last_token, make_letter, settle
 from tests.test_browser import browser, new_context, site_url  # noqa: F401  (fixtures)
 from tests.test_privacy import database_dump
-from tests.test_remnants import files_of_the_database
+from tests.test_remnants import files_of_the_database, read_database_files
 from undersigned.accounts.models import OrganizerKey
 from undersigned.db import maintenance
 from undersigned.letters.models import Letter
@@ -94,13 +94,12 @@ def assert_nowhere_at_rest(canaries, name: str, table: str, marker: str) -> None
     dump = database_dump()
     assert marker in dump  # a real dump
     stored = everything_stored()
-    files = files_of_the_database()
-    assert files
+    contents = read_database_files(files_of_the_database())
+    assert contents
     for canary in canaries:
         assert canary not in dump, f"{canary!r} in the dump"
         assert canary not in stored, f"{canary!r} in a row"
-        for path in files:
-            data = path.read_bytes()
+        for path, data in contents:
             for encoded in (canary.encode(), canary.encode("utf-16-le")):
                 assert encoded not in data, f"{canary!r} in {path}"
     if connection.vendor == "sqlite":

@@ -20,7 +20,7 @@ from playwright.sync_api import expect
 from tests.conftest import drain, settle
 from tests.test_browser import browser, new_context, site_url  # noqa: F401  (fixtures)
 from tests.test_privacy import cache_contents, database_dump
-from tests.test_remnants import files_of_the_database
+from tests.test_remnants import files_of_the_database, read_database_files
 from undersigned.accounts.models import OrganizerKey
 from undersigned.events.models import Event
 from undersigned.lib import codenames, sealing, tipbox
@@ -499,10 +499,10 @@ def test_canary_a_tip_leaves_no_plaintext_in_the_database_files(
     if connection.vendor == "sqlite":
         wal = [path for path in files if path.name.endswith("-wal")]
         assert wal and sum(path.stat().st_size for path in wal) > 100_000
-    assert sum(path.stat().st_size for path in files) > 200_000  # the real thing
+    contents = read_database_files(files)
+    assert sum(len(data) for _, data in contents) > 200_000  # the real thing
     found = []
-    for path in files:
-        data = path.read_bytes()
+    for path, data in contents:
         for canary in canaries(codename):
             for encoded in (canary.encode(), canary.encode("utf-16-le")):
                 if encoded in data:
