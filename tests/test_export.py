@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -183,52 +182,3 @@ def test_a_letter_without_signatures_exports_the_header_or_an_empty_list(letter)
 def test_an_unknown_format_is_refused(letter):
     with pytest.raises(ValueError, match="unknown format 'xml'"):
         export.export(letter, "xml")
-
-
-@pytest.mark.django_db(transaction=True)
-@pytest.mark.parametrize("size", [export.CHUNK, 4, 1])
-def test_outside_a_transaction_a_thread_fetches_the_same_bytes(signed, keys, size, monkeypatch):
-    """What the command and the organizer's download do: a second connection fetches the next
-    chunk while this one is written; the bytes are the same."""
-    fetched_in = set()
-    batched = export._batched
-
-    def recording(iterator, n):
-        fetched_in.add(threading.current_thread().name)
-        return batched(iterator, n)
-
-    monkeypatch.setattr(export, "_batched", recording)
-    assert rendered(signed, "csv", size=size) == "".join(CSV_PLAIN)
-    assert rendered(signed, "csv", keys[0], size=size) == "".join(CSV_OPENED)
-    assert rendered(signed, "json", size=size) == json_text("clean-air", PLAIN)
-    assert fetched_in == {"export-fetch"}
-
-
-class _Rows:
-    """Stands in for a query set whose fetching fails after ``good`` rows, or never ends."""
-
-    def __init__(self, good: int | None):
-        self.good = good
-
-    def iterator(self, chunk_size):
-        n = 0
-        while self.good is None or n < self.good:
-            n += 1
-            yield (n,)
-        raise RuntimeError("the database went away")
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_fetch_that_fails_in_the_thread_fails_the_export():
-    chunks = export._fetched(_Rows(good=5), 2)
-    assert next(chunks) == [(1,), (2,)]
-    with pytest.raises(RuntimeError, match="went away"):
-        list(chunks)
-
-
-@pytest.mark.django_db(transaction=True)
-def test_a_reader_who_stops_stops_the_fetching_thread():
-    chunks = export._fetched(_Rows(good=None), 100)
-    assert len(next(chunks)) == 100
-    chunks.close()  # a download cancelled halfway
-    assert not [t for t in threading.enumerate() if t.name == "export-fetch"]

@@ -11,12 +11,9 @@ from __future__ import annotations
 import csv
 import io
 import json
-import queue
-import threading
 from collections.abc import Callable, Iterator
 from itertools import islice
 
-from django.db import connection, connections
 from django.db.models import CharField, Func, TextField
 
 from undersigned.db.fields import VaultedTextField
@@ -90,66 +87,12 @@ def chunks(
     queryset = Signature.objects.counted().filter(letter=letter).order_by("order_key")
     unlock = vault.opener()
     if private_key is None:  # the sealed fields cannot be read: not even fetched
-        for chunk in _fetched(queryset.values_list(*fields), size):
+        for chunk in _batched(queryset.values_list(*fields).iterator(chunk_size=size), size):
             yield [_unlocked(row, unlock) for row in chunk]
         return
-    for chunk in _fetched(queryset.values_list(*fields, "sealed"), size):
+    rows = queryset.values_list(*fields, "sealed").iterator(chunk_size=size)
+    for chunk in _batched(rows, size):
         yield [_opened(_unlocked(row, unlock), private_key) for row in chunk]
-
-
-def _fetched(rows, size: int) -> Iterator[list]:
-    """``rows`` in lists of ``size``. Outside a transaction a thread with a connection of its
-    own fetches the next list while the caller formats this one: PostgreSQL spends about a
-    third of a large export producing rows in the random public order, and the exporter
-    would otherwise wait for each list. Inside a transaction (whose rows another connection
-    cannot see) the caller fetches them itself."""
-    if connection.in_atomic_block:
-        yield from _batched(rows.iterator(chunk_size=size), size)
-        return
-    ready: queue.Queue = queue.Queue(maxsize=2)
-    stop = threading.Event()
-
-    def hand_over(item) -> bool:
-        while not stop.is_set():
-            try:
-                ready.put(item, timeout=0.2)
-                return True
-            except queue.Full:
-                continue
-        return False  # the caller stopped reading
-
-    def fetch() -> None:
-        try:
-            for chunk in _batched(rows.iterator(chunk_size=size), size):
-                if not hand_over(chunk):
-                    return
-            hand_over(_DONE)
-        except Exception as exc:  # the caller raises it
-            hand_over(exc)
-        finally:
-            connections.close_all()  # this thread's own connection
-
-    thread = threading.Thread(target=fetch, name="export-fetch", daemon=True)
-    thread.start()
-    try:
-        while True:
-            try:
-                item = ready.get(timeout=1)
-            except queue.Empty:
-                if thread.is_alive():
-                    continue
-                raise RuntimeError("the export's fetching thread ended without a word") from None
-            if item is _DONE:
-                return
-            if isinstance(item, Exception):
-                raise item
-            yield item
-    finally:
-        stop.set()
-        thread.join(timeout=30)
-
-
-_DONE = object()
 
 
 def _unlocked(row: tuple, unlock: Callable[[str], str]) -> tuple:
