@@ -189,6 +189,12 @@ def forge_fields(challenge: dict, signature: str, username="alice", forge_name="
     }
 
 
+def page_fields(text: str, key, **more) -> dict:
+    """The forge page's second step: the challenge shown, signed with ``key``, and ``more``."""
+    signature = key.sign(text, forge.namespace())
+    return {**forge_fields({"challenge": text}, signature), **more}
+
+
 def signed_and_counted(client, fields: dict, name="Alice Maintainer", **more):
     response = sign_api(client, name=name, **fields, **more)
     settle()
@@ -506,15 +512,7 @@ def test_the_page_flow_without_javascript(client, open_letter, github, keys):
     form = step_one.context["form"]
     text = form.initial["challenge"]
     assert text in html and "ssh-keygen -Y sign" in html and "Set-Content -NoNewline" in html
-    signature = keys["ed25519"].sign(text, forge.namespace())
-    fields = {
-        "forge": "github",
-        "forge_username": "alice",
-        "challenge": text,
-        "ssh_signature": signature,
-        "name": "",
-        "display": "public",
-    }
+    fields = page_fields(text, keys["ed25519"], name="", display="public")
     again = client.post("/l/clean-air/forge/", fields)  # no name: the form again, with errors
     assert again.status_code == 400
     assert "Enter your name" in again.content.decode() or "required" in again.content.decode()
@@ -715,14 +713,7 @@ def test_committing_as_a_forge_account_on_the_page_without_javascript(
     assert step_one.status_code == 200
     text = step_one.context["form"].initial["challenge"]
     assert "email" not in step_one.context["form"].fields
-    fields = {
-        "forge": "github",
-        "forge_username": "alice",
-        "challenge": text,
-        "ssh_signature": keys["ed25519"].sign(text, forge.namespace()),
-        "name": "Alice Maintainer",
-        "display": "hidden",
-    }
+    fields = page_fields(text, keys["ed25519"], name="Alice Maintainer", display="hidden")
     done = client.post("/p/leave/forge/", fields)
     assert done.status_code == 200, done.content
     receipt = done.context["receipt"]
@@ -765,14 +756,7 @@ def test_a_letter_paused_between_the_two_steps_says_so_on_the_form(
         signing_paused=True, pause_message="Paused while we look into a flood."
     )
     recent.clear()
-    fields = {
-        "forge": "github",
-        "forge_username": "alice",
-        "challenge": text,
-        "ssh_signature": keys["ed25519"].sign(text, forge.namespace()),
-        "name": "Alice Maintainer",
-        "display": "public",
-    }
+    fields = page_fields(text, keys["ed25519"], name="Alice Maintainer", display="public")
     response = client.post("/l/clean-air/forge/", fields)
     assert response.status_code == 400
     assert "Paused while we look into a flood." in response.content.decode()

@@ -16,6 +16,7 @@ from undersigned.letters.models import Letter
 from undersigned.outbox.models import OutgoingEmail
 from undersigned.signatures import affiliations
 from undersigned.signatures.models import Affiliations, Signature
+from undersigned.signatures.retention import purge
 from undersigned.worker import JOBS, Worker
 
 pytestmark = pytest.mark.django_db
@@ -181,3 +182,24 @@ def test_a_letter_of_countless_affiliations_is_counted_in_bounded_memory(organiz
             largest = max(largest, len(scan.current.spellings))
     assert largest <= 20 + 10  # let go of once past 20, a chunk at a time
     assert affiliations.groups(letter) == {"Big": 8, "other": 60}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_letter_deleted_while_it_is_counted_is_let_go(organizer):
+    letter = make_letter([organizer], slug="gone")
+    add_public(letter, Counter({"Acme": 12}))
+    scan = affiliations.Scan()
+    assert scan.step(budget=5) == 5  # halfway through the letter
+    letter.delete()
+    while scan.step(budget=5):
+        pass
+    assert not Affiliations.objects.exists()
+
+
+def test_the_purge_forgets_the_breakdown_of_a_letter_made_members_only(client, letter):
+    sign_and_confirm(letter, 5, "Open Org")
+    assert organizations(client, letter) == {"Open Org": 5}
+    Letter.objects.filter(pk=letter.pk).update(visibility="members", domains="example.org")
+    assert Affiliations.objects.filter(letter=letter).exists()
+    assert purge()["breakdowns of members-only letters"] == 1
+    assert not Affiliations.objects.filter(letter=letter).exists()

@@ -45,6 +45,18 @@ def normalized(affiliation: str) -> str:
     return text.strip(_STRAY)
 
 
+def counted_letters():
+    """The letters whose public signers are counted: published, not members-only."""
+    return Letter.objects.published().exclude(visibility=Letter.Visibility.MEMBERS)
+
+
+def forget_uncounted() -> int:
+    """Delete the stored breakdown of letters no longer counted (made members-only since);
+    hourly, with the purge, not in the worker's every round: an empty DELETE still takes
+    SQLite's write lock."""
+    return Affiliations.objects.exclude(letter__in=counted_letters()).delete()[0]
+
+
 def groups(letter: Letter) -> dict[str, int]:
     """The stored breakdown of ``letter``'s public signers by affiliation ({} before the
     first count, and always for a members-only letter)."""
@@ -128,13 +140,9 @@ class Scan:
     def _next(self) -> _Letter | None:
         if not self.due:
             now, never = time.monotonic(), float("-inf")
-            letters = Letter.objects.published().exclude(visibility=Letter.Visibility.MEMBERS)
-            # A letter made members-only since keeps no breakdown.
-            Affiliations.objects.exclude(letter__in=letters).delete()
-            letters = letters.values_list("pk", "slug")
             self.due = [
                 _Letter(pk, slug)
-                for pk, slug in letters
+                for pk, slug in counted_letters().values_list("pk", "slug")
                 if now - self.finished.get(pk, never) >= self.refresh_seconds
             ]
             # Popped from the end: the letter stored longest ago (or never) last in the list.
@@ -146,10 +154,9 @@ class Scan:
         value = json.dumps(shown(letter.spellings, letter.other))
         try:
             with transaction.atomic():
-                if Letter.objects.filter(pk=letter.pk).exists():
-                    Affiliations.objects.update_or_create(
-                        letter_id=letter.pk, defaults={"groups": value}
-                    )
+                Affiliations.objects.update_or_create(
+                    letter_id=letter.pk, defaults={"groups": value}
+                )
         except IntegrityError:  # the letter was deleted meanwhile
             return
         cache.delete(letter_key("breakdown", letter.slug))

@@ -43,10 +43,6 @@ Row = tuple[str, str, str, str, str, str, str, str, str, str]
 DAY = COLUMNS.index("confirmed_on")
 
 
-def _field(name: str):
-    return Signature._meta.get_field(name) if name != "confirmed_on" else None
-
-
 class _Day(Func):
     """The UTC day of a datetime column as ``YYYY-MM-DD``, or "" for NULL."""
 
@@ -70,7 +66,11 @@ class _Locked(Func):
     output_field = TextField()
 
 
-VAULTED = [i for i, name in enumerate(COLUMNS) if isinstance(_field(name), VaultedTextField)]
+VAULTED = [
+    i
+    for i, name in enumerate(COLUMNS)
+    if i != DAY and isinstance(Signature._meta.get_field(name), VaultedTextField)
+]
 
 
 def chunks(

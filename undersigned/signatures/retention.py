@@ -13,6 +13,7 @@ from undersigned.letters.models import Letter, MemberPass
 from undersigned.moderation import trends
 from undersigned.outbox import quota
 from undersigned.outbox.models import OutgoingEmail
+from undersigned.signatures import affiliations
 from undersigned.signatures.models import ForgeChallenge, PendingChange, Signature
 from undersigned.signatures.privacy import address_cutoff, forget_old_addresses
 from undersigned.tips import services as tips
@@ -55,6 +56,7 @@ def purge(now=None) -> dict[str, int]:
             services.destroy_key(letter)
             destroyed += 1
     done["letter keys destroyed"] = destroyed
+    done["breakdowns of members-only letters"] = affiliations.forget_uncounted()
     done["old events deleted"] = events.forget_old(now)
     done.update(tips.purge(now))
     return done
